@@ -1,0 +1,37 @@
+# recruit: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+SWIFT ?= swift
+CONFIG ?= debug
+BIN_DIR = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
+RECRUIT = $(BIN_DIR)/recruit
+DEMO_DIR ?= demo
+
+.PHONY: all prereqs build release demo test bench bench-load bench-cohort clean help
+
+help:
+	@echo "make demo   - install prerequisites, build, and run the whole pipeline on a synthetic extract"
+	@echo "make test   - install prerequisites, build, and run the tests against a throwaway PostgreSQL cluster"
+	@echo "make build  - build the recruit command (CONFIG=release for an optimised build)"
+	@echo "make bench  - benchmarks against the shared baseline (bench-load, bench-cohort)"
+
+prereqs:
+	@scripts/prereqs.sh
+
+build: prereqs
+	$(SWIFT) build -c $(CONFIG)
+	@git rev-parse --short=12 HEAD > "$(BIN_DIR)/recruit.commit" 2>/dev/null || true
+
+release:
+	$(MAKE) build CONFIG=release
+
+# The demo runs on the embedded cluster (./.recruit) unless a database is configured.
+demo: build
+	@scripts/demo.sh "$(RECRUIT)" "$(DEMO_DIR)"
+
+test: build
+	$(SWIFT) build --build-tests
+	@scripts/with-test-cluster.sh "$(RECRUIT)" $(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build

@@ -1,0 +1,2 @@
+// libpq, the PostgreSQL C client library (Debian: libpq-dev).
+#include <libpq-fe.h>

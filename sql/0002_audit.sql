@@ -1,0 +1,64 @@
+-- The audit trail: an append-only, hash-chained log of every load, code-list
+-- version, cohort definition, run, issue, supersede, feedback import and export.
+--
+-- Each entry's facts are fixed once, as the JSON text `entry_text` (written by
+-- audit_append below), and entry_hash = hex(sha256(prev_hash || entry_text)).
+-- The other columns are a queryable copy of entry_text. Altering a column breaks
+-- its agreement with entry_text; altering entry_text breaks the hash; inserting
+-- or deleting a row breaks the chain: `recruit audit verify` finds each, and an
+-- export (JSON Lines of entry_text + hashes) is verifiable offline.
+CREATE TABLE audit_log (
+  entry_id     bigint PRIMARY KEY,          -- 1, 2, 3, ... without gaps
+  recorded_at  timestamptz NOT NULL,
+  os_user      text NOT NULL,
+  db_user      text NOT NULL DEFAULT current_user,
+  action       text NOT NULL,               -- e.g. load, load.refused, codelist.version, run, run.issue
+  subjects     jsonb NOT NULL DEFAULT '{}', -- ids the entry concerns: {"load_id": 3, "run_id": 7, ...}
+  payload      jsonb NOT NULL DEFAULT '{}', -- the facts
+  prev_hash    text NOT NULL,               -- entry_hash of entry_id - 1 (64 zeros for the first)
+  entry_hash   text NOT NULL,
+  entry_text   text NOT NULL
+);
+CREATE INDEX audit_log_action ON audit_log (action, recorded_at);
+
+-- Append-only, enforced by the database for every role (owners included):
+-- the hardening issue's roles are granted INSERT and SELECT only as well.
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+-- The only way entries are written (the tool calls it; the hardening issue's
+-- roles get EXECUTE on it). One writer at a time, so the chain never forks: the
+-- lock is held to the end of the caller's transaction, so append last.
+CREATE FUNCTION audit_append(p_os_user text, p_action text, p_subjects jsonb, p_payload jsonb)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_last  record;
+  v_id    bigint;
+  v_prev  text;
+  v_at    timestamptz := date_trunc('milliseconds', clock_timestamp());
+  v_text  text;
+BEGIN
+  LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE;
+  SELECT entry_id, entry_hash INTO v_last FROM audit_log ORDER BY entry_id DESC LIMIT 1;
+  v_id   := coalesce(v_last.entry_id, 0) + 1;
+  v_prev := coalesce(v_last.entry_hash, repeat('0', 64));
+  v_text := jsonb_build_object(
+    'entry_id', v_id,
+    'recorded_at', to_char(v_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'os_user', p_os_user,
+    'db_user', session_user,
+    'action', p_action,
+    'subjects', coalesce(p_subjects, '{}'),
+    'payload', coalesce(p_payload, '{}'))::text;
+  INSERT INTO audit_log (entry_id, recorded_at, os_user, db_user, action, subjects, payload, prev_hash, entry_hash, entry_text)
+  VALUES (v_id, v_at, p_os_user, session_user, p_action, coalesce(p_subjects, '{}'), coalesce(p_payload, '{}'),
+          v_prev, encode(sha256(convert_to(v_prev || v_text, 'UTF8')), 'hex'), v_text);
+  RETURN v_id;
+END $$;
