@@ -192,6 +192,7 @@ public final class Connection {
     /// - Returns: what `body` returns.
     /// - Throws: the error `body` threw (after the rollback), or a
     ///   ``PostgresError`` from BEGIN or COMMIT.
+    @discardableResult
     public func transaction<T>(isolation: IsolationLevel = .readCommitted, readOnly: Bool = false,
                                _ body: () throws -> T) throws -> T {
         precondition(!inTransaction, "nested transactions are not supported")
