@@ -42,13 +42,16 @@ final class BinaryCopyBuffer {
         capacity = c
     }
 
+    /// Marks where the next row starts (``rollback()`` returns here).
+    @inline(__always)
+    func mark() { rowStart = count }
+
     @inline(__always)
     func beginRow(fields: Int16) {
-        rowStart = count
         int16(fields)
     }
 
-    /// Drops the row begun last.
+    /// Drops what was written since ``mark()``.
     @inline(__always)
     func rollback() { count = rowStart }
 

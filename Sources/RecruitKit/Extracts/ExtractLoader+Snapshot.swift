@@ -108,40 +108,59 @@ extension ExtractLoader {
         _ = try dropUnreferencedTables()
     }
 
-    /// Drops the tables of loads that no practice points at and that are not
-    /// running. Dropping an attached partition needs a brief exclusive lock on
-    /// the parent table: a reader holding it (a long search) makes the drop
-    /// wait at most 2 s, then the tables are left for the next load.
+    /// Drops the tables of loads that no practice points at and that are not running.
+    ///
+    /// Dropping an attached partition needs an exclusive lock on the parent
+    /// tables. It is asked for with NOWAIT, so a reader is never queued behind
+    /// it: when a search is reading (a long REPEATABLE READ transaction holds
+    /// the parents), the tables are left for a later load to drop.
     ///
     /// - Returns: the load ids whose tables were dropped.
     @discardableResult
     func dropUnreferencedTables() throws -> [Int] {
         let conn = db.connection
         let rows = try conn.query("""
-            SELECT c.relname, substring(c.relname from '_l([0-9]+)$')::bigint AS load_id
+            SELECT c.relname, c.relispartition, substring(c.relname from '_l([0-9]+)$')::bigint AS load_id
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind = 'r'
               AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+$'
               AND substring(c.relname from '_l([0-9]+)$')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
               AND substring(c.relname from '_l([0-9]+)$')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
-            ORDER BY 2, 1
+            ORDER BY 3, 1
             """)
         var byLoad: [Int: [String]] = [:]
-        for row in rows { if let id = row.int("load_id") { byLoad[id, default: []].append(row.string("relname")) } }
+        var attached = false
+        for row in rows {
+            guard let id = row.int("load_id") else { continue }
+            byLoad[id, default: []].append(row.string("relname"))
+            if row.bool("relispartition") == true { attached = true }
+        }
+        guard !byLoad.isEmpty else { return [] }
         var dropped: [Int] = []
-        for (id, tables) in byLoad.sorted(by: { $0.key < $1.key }) {
+        for attempt in 0..<3 {
             do {
                 try conn.transaction {
-                    try conn.execute("SET LOCAL lock_timeout = '2s'")
-                    var statement: SQL = "DROP TABLE IF EXISTS "
-                    for (i, t) in tables.enumerated() {
-                        statement.append(i == 0 ? "\(identifier: t)" : ", \(identifier: t)")
+                    if attached {
+                        try conn.execute("LOCK TABLE patients, events, prescriptions IN ACCESS EXCLUSIVE MODE NOWAIT")
                     }
-                    try conn.execute(statement)
+                    for (id, tables) in byLoad.sorted(by: { $0.key < $1.key }) {
+                        var statement: SQL = "DROP TABLE IF EXISTS "
+                        for (i, t) in tables.enumerated() {
+                            statement.append(i == 0 ? "\(identifier: t)" : ", \(identifier: t)")
+                        }
+                        try conn.execute(statement)
+                        dropped.append(id)
+                    }
                 }
-                dropped.append(id)
+                break
             } catch let error as PostgresError where error.sqlState == "55P03" {
-                logger.info("an unused snapshot is still being read; it will be dropped by a later load", metadata: ["load_id": "\(id)"])
+                dropped = []
+                if attempt == 2 {
+                    logger.info("unused snapshots are still being read; a later load drops them",
+                                metadata: ["load_ids": "\(byLoad.keys.sorted())"])
+                } else {
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
             }
         }
         if !dropped.isEmpty { logger.debug("dropped unused snapshots", metadata: ["load_ids": "\(dropped)"]) }

@@ -61,7 +61,7 @@ extension ExtractLoader {
                          progress: (any LoadProgress)?, logger: Logger) {
         let connection: Connection
         do {
-            connection = try Connection(conninfo: settings.conninfo, applicationName: "recruit load")
+            connection = try Connection(conninfo: settings.conninfo, applicationName: "recruit load \(settings.loadID)")
             try Database.useSchema(connection, settings.schema)
         } catch {
             for (_, result) in jobs { result.error = error }

@@ -139,6 +139,7 @@ final class FileStreamer {
                 continue
             }
             let outcome: Outcome
+            out.mark()
             switch input.kind {
             case .patients: outcome = convertPatient(registering: registering)
             case .events: outcome = convertEvent()
