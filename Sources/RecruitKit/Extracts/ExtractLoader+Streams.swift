@@ -13,6 +13,7 @@ extension ExtractLoader {
         var committed = false
         var copySeconds = 0.0
         var indexSeconds = 0.0
+        var commitSeconds = 0.0
 
         init(kind: CanonicalFile) { self.kind = kind }
     }
@@ -143,9 +144,11 @@ extension ExtractLoader {
             progress?.phase(file: s.fileName, "stopped")
             return
         }
+        let commitStarted = Date()
         try conn.executeScript(unsafeSQL: "COMMIT")
         open = false
         result.committed = true
+        result.commitSeconds = Date().timeIntervalSince(commitStarted)
         progress?.phase(file: s.fileName, "done")
         logger.debug("file loaded", metadata: ["file": "\(s.fileName)", "rows": "\(s.loaded)",
                                                "copy_s": "\(result.copySeconds)", "index_s": "\(result.indexSeconds)"])

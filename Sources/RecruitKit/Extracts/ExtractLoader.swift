@@ -194,7 +194,9 @@ public final class ExtractLoader {
                                maxRejectRate: options.maxRejectRate, spoolDirectory: spoolDirectory)
         }
         progress?.step("checking patients (first pass)")
+        let firstPassStarted = Date()
         let firstPass = try FileStreamer(input(.patients), control: control, progress: nil).stream(registering: true, writer: nil)
+        summary.timings["patients_first_pass_s"] = (Date().timeIntervalSince(firstPassStarted) * 1000).rounded() / 1000
         // Over the threshold already: the second pass only records the patients' rejects, then the load is refused.
         run.patientsOverThreshold = firstPass.exceeds(options.maxRejectRate)
         let loadable = registry.loadablePractices()
@@ -212,6 +214,10 @@ public final class ExtractLoader {
         let results = try runStreams(run: run, input: input, control: control)
         for result in results {
             if let s = result.stats { run.stats[s.kind] = s }
+            let name = result.kind.rawValue
+            summary.timings["\(name)_copy_s"] = (result.copySeconds * 1000).rounded() / 1000
+            summary.timings["\(name)_index_s"] = (result.indexSeconds * 1000).rounded() / 1000
+            summary.timings["\(name)_commit_s"] = (result.commitSeconds * 1000).rounded() / 1000
         }
         try storeRejects(results)
         run.tablesCommitted = results.contains { $0.committed }
