@@ -102,6 +102,36 @@ struct LoadSnapshotTests {
         }
     }
 
+    @Test("db status lists the practices' current snapshots and loads that failed or never finished")
+    func databaseStatus() throws {
+        try TestDatabase.withSchema { db in
+            let fixture = try ExtractFixture.make()
+            defer { fixture.remove() }
+            #expect(try LoadTests.load(fixture, db).status == 0)
+            // A load whose session is gone: never finished.
+            let dead = try db.connection.query("""
+                INSERT INTO loads (os_user, tool_version, profile_name, profile_sha256, backend_pid, source_dir)
+                VALUES ('someone', 'test', 'canonical', 'x', 2147483000, '/data/oct') RETURNING load_id
+                """)[0].int("load_id")!
+            let json = try RecruitCLI.run(["db", "status", "--json"], schema: db.schema)
+            #expect(json.status == 0, "\(json.stderr)")
+            let snapshots = LoadTests.json(json.stdout)["snapshots"] as? [String: Any]
+            let practices = snapshots?["practices"] as? [[String: Any]] ?? []
+            #expect(practices.map { $0["practice_id"] as? String } == ["A001", "B002"])
+            #expect(practices.first?["events"] as? Int == 4)
+            let problems = snapshots?["problem_loads"] as? [[String: Any]] ?? []
+            #expect(problems.map { $0["load_id"] as? Int } == [dead])
+            let text = try RecruitCLI.run(["db", "status"], schema: db.schema)
+            #expect(text.stdout.contains("Practices:  2 with a current snapshot"))
+            #expect(text.stdout.contains("Load \(dead) never finished"), "\(text.stdout)")
+            // The next load marks it failed.
+            try fixture.append("events.csv", "b1,2026-10-30,N245.,read2,")
+            #expect(try LoadTests.load(fixture, db).status == 0)
+            let after = try RecruitCLI.run(["db", "status"], schema: db.schema)
+            #expect(after.stdout.contains("Load \(dead) failed"), "\(after.stdout)")
+        }
+    }
+
     @Test("re-loading the same files is a no-op that says so; --force reloads")
     func idempotent() throws {
         try TestDatabase.withSchema { db in
