@@ -42,6 +42,15 @@ CREATE FUNCTION audit_log_lock() RETURNS void LANGUAGE sql AS $$
   SELECT pg_advisory_xact_lock(hashtextextended('recruit.audit_log:' || 'audit_log'::regclass::oid::text, 0))
 $$;
 
+-- entry_text as jsonb, or null when it is not JSON: `recruit audit verify`
+-- reads every row through it, so a tampered row is reported, not an error.
+CREATE FUNCTION audit_entry_facts(p_text text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  RETURN p_text::jsonb;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END $$;
+
 -- Every row inserted must extend the chain correctly: the next id, the last
 -- entry's hash as prev_hash, the right entry_hash, and columns that agree
 -- with entry_text. So a row that breaks the chain can only get in with this

@@ -38,10 +38,13 @@ public struct AuditEntry: Sendable, Hashable, Codable {
         return Hashing.sha256Hex(bytes)
     }
 
-    /// The facts of `entryText`, or nil when it is not a JSON object.
-    public var facts: [String: JSONValue]? {
-        guard case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(entryText.utf8)) else { return nil }
-        return o
+    /// Parses one line of an export file; nil when it is not an entry.
+    public init?(exportLine: String) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(exportLine.utf8)) as? [String: Any],
+              let id = object["entry_id"] as? NSNumber, let entryId = Int(exactly: id.doubleValue), id.int64Value == Int64(entryId),
+              let prevHash = object["prev_hash"] as? String, let entryHash = object["entry_hash"] as? String,
+              let entryText = object["entry_text"] as? String else { return nil }
+        self.init(entryId: entryId, prevHash: prevHash, entryHash: entryHash, entryText: entryText)
     }
 
     /// The entry as one line of an export file (JSON, sorted keys, no line end).

@@ -16,10 +16,9 @@ public enum AuditExportFile {
     public static func verify(_ url: URL, anchor: URL? = nil) throws -> AuditVerification {
         var verifier = AuditVerifier(source: url.path, anchor: try anchor.map(anchorHashes))
         try forEachLine(of: url) { line, text in
-            do {
-                let entry = try JSONDecoder().decode(AuditEntry.self, from: Data(text.utf8))
+            if let entry = AuditEntry(exportLine: text) {
                 verifier.check(entry, line: line)
-            } catch {
+            } else {
                 verifier.malformed(line: line, "not an audit entry (a JSON object with entry_id, prev_hash, entry_hash and entry_text)")
             }
         }
@@ -36,7 +35,7 @@ public enum AuditExportFile {
         }
         var hashes: [Int: String] = [:]
         try forEachLine(of: url) { _, text in
-            if let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(text.utf8)) {
+            if let entry = AuditEntry(exportLine: text) {
                 hashes[entry.entryId] = entry.entryHash
             }
         }

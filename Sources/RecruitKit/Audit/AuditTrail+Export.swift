@@ -47,11 +47,8 @@ extension AuditTrail {
             }
             buffer.removeAll(keepingCapacity: true)
         }
-        try forEachEntry { entry, row in
-            verifier.check(entry, columns: AuditEntryColumns(
-                recordedAt: row.string("recorded_at"), recordedAtHasSubMilliseconds: row.bool("recorded_at_submillis") ?? false,
-                osUser: row.string("os_user"), dbUser: row.string("db_user"), action: row.string("action"),
-                subjects: row.string("subjects"), payload: row.string("payload")))
+        try forEachEntry { entry, findings in
+            verifier.check(entry, findings: findings)
             buffer.append(contentsOf: entry.exportLine.utf8)
             buffer.append(10)
             if buffer.count >= 1 << 20 { try flush() }

@@ -37,22 +37,57 @@ public struct AuditTrail {
     static let columns: SQL = """
         entry_id, prev_hash, entry_hash, entry_text,
         to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded_at,
-        recorded_at <> date_trunc('milliseconds', recorded_at) AS recorded_at_submillis,
         os_user, db_user, action, subjects::text AS subjects, payload::text AS payload
         """
 
-    /// Calls `body` with every entry in id order, reading in batches inside
-    /// one REPEATABLE READ transaction (a consistent chain while others append).
-    func forEachEntry(_ body: (AuditEntry, QueryResult.Row) throws -> Void) throws {
+    /// Each entry's own findings, computed by the server: whether its hash is
+    /// right, whether entry_text is its facts, and which columns disagree with
+    /// entry_text (compared as jsonb, so key order and spacing do not matter).
+    /// The batch is chosen in the inner query, whose LIMIT keeps it from being
+    /// flattened: entry_text is parsed once per row, not once per reference.
+    static func findings(after: Int, limit: Int) -> SQL { """
+        SELECT entry_id, prev_hash, entry_hash, entry_text,
+          encode(sha256(convert_to(prev_hash || entry_text, 'UTF8')), 'hex') = entry_hash AS hash_ok,
+          CASE WHEN f IS NULL OR jsonb_typeof(f) <> 'object' THEN 'not_object'
+               WHEN f -> 'entry_id' IS DISTINCT FROM to_jsonb(entry_id) THEN 'other_id'
+               WHEN NOT f ?& ARRAY['entry_id', 'recorded_at', 'os_user', 'db_user', 'action', 'subjects', 'payload']
+                 OR (SELECT count(*) FROM jsonb_object_keys(f)) <> 7 THEN 'fields'
+          END AS text_problem,
+          CASE WHEN jsonb_typeof(f) = 'object' THEN concat_ws(',',
+            CASE WHEN f ->> 'recorded_at' IS DISTINCT FROM to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                   OR recorded_at <> date_trunc('milliseconds', recorded_at) THEN 'recorded_at' END,
+            CASE WHEN f -> 'os_user' IS DISTINCT FROM to_jsonb(os_user) THEN 'os_user' END,
+            CASE WHEN f -> 'db_user' IS DISTINCT FROM to_jsonb(db_user) THEN 'db_user' END,
+            CASE WHEN f -> 'action' IS DISTINCT FROM to_jsonb(action) THEN 'action' END,
+            CASE WHEN f -> 'subjects' IS DISTINCT FROM subjects THEN 'subjects' END,
+            CASE WHEN f -> 'payload' IS DISTINCT FROM payload THEN 'payload' END) ELSE '' END AS differing
+        FROM (SELECT a.*, audit_entry_facts(a.entry_text) AS f FROM audit_log a
+              WHERE entry_id > \(after) ORDER BY entry_id LIMIT \(limit)) e
+        ORDER BY entry_id
+        """
+    }
+
+    /// Calls `body` with every entry in id order and its findings, reading in
+    /// batches inside one REPEATABLE READ transaction (a consistent chain while others append).
+    func forEachEntry(_ body: (AuditEntry, AuditVerifier.Findings) throws -> Void) throws {
         let conn = database.connection
         try conn.transaction(isolation: .repeatableRead, readOnly: true) {
             var after = Int.min
             while true {
-                let rows = try conn.query("SELECT \(Self.columns) FROM audit_log WHERE entry_id > \(after) ORDER BY entry_id LIMIT \(Self.batchSize)")
+                let rows = try conn.query(Self.findings(after: after, limit: Self.batchSize))
                 for row in rows {
                     let entry = AuditEntry(entryId: row.int("entry_id") ?? 0, prevHash: row.string("prev_hash"),
                                            entryHash: row.string("entry_hash"), entryText: row.string("entry_text"))
-                    try body(entry, row)
+                    let textProblem: String?
+                    switch row["text_problem"] {
+                    case nil: textProblem = nil
+                    case "other_id"?: textProblem = AuditVerifier.Findings.otherId
+                    case "fields"?: textProblem = AuditVerifier.Findings.wrongFields
+                    default: textProblem = AuditVerifier.Findings.notAnObject
+                    }
+                    let differing = row.string("differing").split(separator: ",").map(String.init)
+                    try body(entry, AuditVerifier.Findings(textProblem: textProblem, hashMatches: row.bool("hash_ok") ?? false,
+                                                           differingColumns: differing))
                     after = entry.entryId
                 }
                 if rows.count < Self.batchSize { break }
@@ -67,14 +102,7 @@ public struct AuditTrail {
     /// - Throws: ``RecruitError`` (refused) when the anchor cannot be read or does not verify.
     public func verify(anchor: URL? = nil) throws -> AuditVerification {
         var verifier = AuditVerifier(source: "schema \(database.schema)", anchor: try anchor.map(AuditExportFile.anchorHashes))
-        try forEachEntry { entry, row in
-            let columns = AuditEntryColumns(recordedAt: row.string("recorded_at"),
-                                            recordedAtHasSubMilliseconds: row.bool("recorded_at_submillis") ?? false,
-                                            osUser: row.string("os_user"), dbUser: row.string("db_user"),
-                                            action: row.string("action"), subjects: row.string("subjects"),
-                                            payload: row.string("payload"))
-            verifier.check(entry, columns: columns)
-        }
+        try forEachEntry { entry, findings in verifier.check(entry, findings: findings) }
         let result = verifier.finish()
         logger.info("audit chain checked", metadata: [
             "entries": "\(result.entries)", "problems": "\(result.problemCount)",

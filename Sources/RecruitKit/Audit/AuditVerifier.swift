@@ -1,3 +1,5 @@
+import Foundation
+
 /// Checks an audit chain one entry at a time, in entry order.
 ///
 /// The same checks run on the database (``AuditTrail/verify(anchor:)``) and
@@ -8,7 +10,7 @@
 /// - each `entry_hash` is `sha256(prev_hash || entry_text)`: an altered
 ///   entry_text breaks its own hash;
 /// - each `entry_text` is a JSON object of the entry's facts naming its own id;
-/// - in the database, each column agrees with `entry_text`;
+/// - in the database, each column agrees with `entry_text` (checked in SQL);
 /// - with an anchor (an earlier export), every anchored entry is still there,
 ///   unchanged: a chain rewritten from some entry on, hashes and all, differs
 ///   from the anchor there.
@@ -38,13 +40,56 @@ public struct AuditVerifier {
         self.anchorCount = anchor?.count
     }
 
-    /// Checks the next entry.
+    /// What was found about one entry on its own: its text, its hash, its columns.
+    public struct Findings: Sendable, Hashable {
+        /// Why entry_text is not the entry's facts, or nil.
+        public var textProblem: String?
+        /// Whether entry_hash is sha256(prev_hash || entry_text).
+        public var hashMatches: Bool
+        /// The columns (database only) that differ from entry_text.
+        public var differingColumns: [String]
+
+        public init(textProblem: String?, hashMatches: Bool, differingColumns: [String] = []) {
+            self.textProblem = textProblem
+            self.hashMatches = hashMatches
+            self.differingColumns = differingColumns
+        }
+
+        static let notAnObject = "entry_text is not a JSON object"
+        static let otherId = "entry_text names another entry id"
+        static let wrongFields = "entry_text does not hold exactly the fields \(AuditEntry.factKeys.sorted().joined(separator: ", "))"
+
+        /// Checks an entry's text and hash here (export files: no columns).
+        public init(_ entry: AuditEntry) {
+            hashMatches = entry.computedHash == entry.entryHash
+            differingColumns = []
+            let parsed = try? JSONSerialization.jsonObject(with: Data(entry.entryText.utf8), options: [.fragmentsAllowed])
+            if let facts = parsed as? [String: Any] {
+                if (facts["entry_id"] as? NSNumber).map({ $0.int64Value == Int64(entry.entryId) && $0.doubleValue == Double(entry.entryId) }) != true {
+                    textProblem = Self.otherId
+                } else if Set(facts.keys) != AuditEntry.factKeys {
+                    textProblem = Self.wrongFields
+                } else {
+                    textProblem = nil
+                }
+            } else {
+                textProblem = Self.notAnObject
+            }
+        }
+    }
+
+    /// Checks the next entry, computing its findings here (export files).
     ///
     /// - Parameters:
     ///   - entry: the chain fields.
-    ///   - columns: the row's other columns (database only), checked against entry_text.
     ///   - line: the export file's line, for the report.
-    public mutating func check(_ entry: AuditEntry, columns: AuditEntryColumns? = nil, line: Int? = nil) {
+    public mutating func check(_ entry: AuditEntry, line: Int? = nil) {
+        check(entry, findings: Findings(entry), line: line)
+    }
+
+    /// Checks the next entry, given what was found about it on its own (the
+    /// database computes the findings of its rows in SQL).
+    public mutating func check(_ entry: AuditEntry, findings: Findings, line: Int? = nil) {
         entries += 1
         var kinds: [AuditVerification.Kind] = []
         var messages: [String] = []
@@ -53,17 +98,7 @@ public struct AuditVerifier {
             messages.append(message)
         }
 
-        let facts = entry.facts
-        if let facts {
-            if facts["entry_id"] != .int(entry.entryId) {
-                fail(.entryTextInvalid, "entry_text names another entry id")
-            } else if Set(facts.keys) != AuditEntry.factKeys {
-                fail(.entryTextInvalid, "entry_text does not hold exactly the fields \(AuditEntry.factKeys.sorted().joined(separator: ", "))")
-            }
-        } else {
-            fail(.entryTextInvalid, "entry_text is not a JSON object")
-        }
-
+        if let problem = findings.textProblem { fail(.entryTextInvalid, problem) }
         var linked = true
         if let lastId {
             if entry.entryId <= lastId {
@@ -82,15 +117,13 @@ public struct AuditVerifier {
                 "prev_hash is not the entry_hash of entry \($0) (entry \($0) was altered and re-hashed, or this link was)"
             } ?? "prev_hash of the first entry is not 64 zeros")
         }
-        if entry.computedHash != entry.entryHash {
+        if !findings.hashMatches {
             fail(.hashMismatch, "entry_hash is not sha256(prev_hash || entry_text): the entry was altered")
         }
-        if let columns, let facts {
-            let differing = columns.disagreements(with: facts)
-            if !differing.isEmpty {
-                fail(.columnsDisagree, "column\(differing.count == 1 ? "" : "s") \(differing.joined(separator: ", ")) "
-                     + "\(differing.count == 1 ? "differs" : "differ") from entry_text: the row was altered")
-            }
+        let differing = findings.differingColumns
+        if !differing.isEmpty {
+            fail(.columnsDisagree, "column\(differing.count == 1 ? "" : "s") \(differing.joined(separator: ", ")) "
+                 + "\(differing.count == 1 ? "differs" : "differ") from entry_text: the row was altered")
         }
         if let anchored = anchor.removeValue(forKey: entry.entryId), anchored != entry.entryHash {
             fail(.anchorMismatch, "entry_hash differs from the anchor export's (the chain was rewritten from here or before)")
