@@ -100,24 +100,29 @@ public struct CodeListImporter {
         guard CodeListLibrary.isValidName(options.name) else {
             throw RecruitError.refused("\"\(options.name)\" is not a valid code-list name")
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let library = try CodeListLibrary(directory: directory)
-        let listURL = library.url(of: options.name)
+        // A dry run into a folder that does not exist yet creates nothing.
+        let folderExists = FileManager.default.fileExists(atPath: directory.path)
+        if !folderExists && !options.dryRun {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        let library: CodeListLibrary? = folderExists || !options.dryRun ? try CodeListLibrary(directory: directory) : nil
+        let listURL = directory.appendingPathComponent("\(options.name).csv")
         let exists = FileManager.default.fileExists(atPath: listURL.path)
 
         // Never launder a hand edit: what this import rewrites must match the lock.
-        if library.lock != nil {
+        if let library, library.lock != nil {
             let problems = try library.lockMismatches(names: exists ? [options.name] : [])
             if !problems.isEmpty {
                 throw RecruitError.refused("not importing: files this import would rewrite were edited without updating the lock:\n" +
                                            problems.map { "  \($0)" }.joined(separator: "\n"))
             }
         }
-        if !library.manifestProblems.filter({ $0.severity == .error }).isEmpty {
+        let manifestProblems = library?.manifestProblems ?? []
+        if !manifestProblems.filter({ $0.severity == .error }).isEmpty {
             throw RecruitError.refused("not importing: \(CodeListManifest.fileName) has problems:\n" +
-                                       library.manifestProblems.map { "  \($0)" }.joined(separator: "\n"))
+                                       manifestProblems.map { "  \($0)" }.joined(separator: "\n"))
         }
-        var list = exists ? try library.file(options.name) : CodeListFile(name: options.name)
+        var list = exists ? try CodeListFile.read(listURL) : CodeListFile(name: options.name)
         let parseErrors = list.problems.filter { $0.severity == .error }
         if !parseErrors.isEmpty {
             throw RecruitError.refused("not importing: \(list.fileName) has problems:\n" + parseErrors.map { "  \($0)" }.joined(separator: "\n"))
@@ -132,7 +137,7 @@ public struct CodeListImporter {
         let diff = CodeListDiff.compare(name: options.name, old: oldRows, new: newFile.rows,
                                         against: exists ? "the list before this import" : "no list (new)")
 
-        var manifest = library.manifest ?? CodeListManifest()
+        var manifest = library?.manifest ?? CodeListManifest()
         var entry = manifest.lists[options.name] ?? CodeListManifest.ListEntry()
         if let d = options.description { entry.description = d }
         let previous = entry.systems[options.system]
@@ -160,7 +165,7 @@ public struct CodeListImporter {
             try Self.write(text, to: listURL)
             let manifestURL = directory.appendingPathComponent(CodeListManifest.fileName)
             try Self.write(manifestText, to: manifestURL)
-            var lock = library.lock ?? CodeListLock()
+            var lock = library?.lock ?? CodeListLock()
             lock.hashes[list.fileName] = newFile.sha256
             lock.hashes[CodeListManifest.fileName] = Hashing.sha256Hex(manifestText)
             try Self.write(lock.text, to: directory.appendingPathComponent(CodeListLock.fileName))
