@@ -124,6 +124,17 @@ import Testing
         #expect(problems.contains { $0.hasPrefix("pain.csv:5: has dmd codes but codelists.yaml records no dmd source") })
     }
 
+    @Test("a manifest that is not YAML, or of another format, is reported with its line; check fails")
+    func brokenManifest() throws {
+        let dir = try Self.folder(["pain.csv": "code,term,code_system\nN245.,Leg pain,read2\n",
+                                   "codelists.yaml": "format: 1\nlists:\n  pain: [unclosed\n"])
+        let errors = try CodeListLibrary(directory: dir).check().errors
+        #expect(errors.contains { $0.file == "codelists.yaml" && $0.line != nil && $0.message.hasPrefix("not valid YAML") }, "\(errors)")
+        let other = try Self.folder(["codelists.yaml": "format: 2\nlists: {}\n"])
+        #expect(try CodeListLibrary(directory: other).check().errors.map(\.description) ==
+                ["codelists.yaml:1: format 2 is not supported (this program reads format 1)"])
+    }
+
     @Test("the manifest survives a write and a read unchanged")
     func manifestRoundTrip() throws {
         var manifest = CodeListManifest()
