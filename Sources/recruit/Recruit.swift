@@ -21,6 +21,7 @@ struct Recruit: ParsableCommand {
             AuditCommand.self,
             FeedbackCommand.self,
             HistoryCommand.self,
+            CodeListsCommand.self,
         ]
     )
 }
