@@ -19,6 +19,10 @@ struct Recruit: ParsableCommand {
         subcommands: [
             DatabaseCommand.self,
             LoadCommand.self,
+            AuditCommand.self,
+            FeedbackCommand.self,
+            HistoryCommand.self,
+            CodeListsCommand.self,
         ]
     )
 }
