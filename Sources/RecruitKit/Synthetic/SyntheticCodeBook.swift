@@ -116,7 +116,9 @@ final class SyntheticCodeBook {
                 codes.append(code)
             }
             let pools = makePools(indices, concept: concept, systems: systems)
-            if pools.isEmpty {
+            if list.isEmpty {
+                warnings.append("code list \(concept.listName ?? "") has no codes: no \(concept.listName ?? "") records are synthesised")
+            } else if pools.isEmpty {
                 warnings.append("code list \(concept.listName ?? ""): no code usable in this profile's coding systems (\(systems.map(\.0.rawValue).joined(separator: ", "))): no \(concept.listName ?? "") records are synthesised")
             }
             concepts[concept.rawValue] = pools

@@ -89,8 +89,9 @@ struct SynthCommand: ParsableCommand {
         }
         let rate = summary.seconds > 0 ? Double(summary.events + summary.prescriptions) / summary.seconds : 0
         Output.line("Wrote \(summary.profile.rawValue) extract to \(summary.directory) (seed \(summary.seed), extract date \(summary.extractDate)):")
-        Output.line("  \(summary.patients.formatted()) patients in \(summary.practices.count) practices: " +
-                    summary.practices.map { "\($0.practiceID) (\($0.patients.formatted()))" }.joined(separator: ", "))
+        let shown = summary.practices.prefix(6).map { "\($0.practiceID) (\($0.patients.formatted()))" }.joined(separator: ", ")
+        let more = summary.practices.count > 6 ? ", and \(summary.practices.count - 6) more" : ""
+        Output.line("  \(summary.patients.formatted()) patients in \(summary.practices.count) practices: \(shown)\(more)")
         Output.line("  \(summary.events.formatted()) events, \(summary.prescriptions.formatted()) prescriptions " +
                     String(format: "in %.1f s (%@ rows/s)", summary.seconds, Int(rate).formatted()))
         if summary.injectedRows > 0 {
