@@ -96,7 +96,7 @@ public struct ExtractSynthesizer {
         // and a stale injected.csv, so the folder holds exactly one extract.
         var written: [String: Int] = [:]
         let produced = try fm.contentsOfDirectory(atPath: staging.path).filter { !$0.hasPrefix("injected-") }
-        let stale = Set(ExtractProfile.allCases.flatMap(\.files) + ["injected.csv"]).subtracting(produced)
+        let stale = Set(SynthesisProfile.allCases.flatMap(\.files) + ["injected.csv"]).subtracting(produced)
         for name in stale { try? fm.removeItem(at: out.appendingPathComponent(name)) }
         for name in produced.sorted() {
             let destination = out.appendingPathComponent(name)

@@ -89,9 +89,9 @@ struct PatientGenerator {
         }
         recordStart = max(recordStart, p.birthDay, earliestDay)
         guard recordEnd > recordStart else { return }
-        let record = Span(start: recordStart, end: recordEnd)
+        let record = SyntheticSpan(start: recordStart, end: recordEnd)
         let ageAtEnd = Int(Double(recordEnd - p.birthDay) / year)
-        var ctx = Context(p: p, rng: rng, record: record, year: year)
+        var ctx = SyntheticRecordBuilder(p: p, rng: rng, record: record, year: year)
 
         background(&ctx, ageAtEnd: ageAtEnd, female: female)
 
@@ -135,15 +135,15 @@ struct PatientGenerator {
         }
 
         // Fit notes and unemployment, at working ages.
-        let working = Span(start: p.birthDay + Int(16 * year), end: p.birthDay + Int(67 * year))
+        let working = SyntheticSpan(start: p.birthDay + Int(16 * year), end: p.birthDay + Int(67 * year))
         if let span = record.intersection(working) {
             let sexFactor = female ? F.fitNoteFemale : F.fitNoteMale
             let elevated = painActive ? F.fitNoteEpisodeRateWithPain : F.fitNoteEpisodeRate
             let high = persistent && painActive ? F.fitNoteEpisodeRateWithPainAndMedication : elevated
             // Baseline before pain onset, then the elevated rate.
             let onset = painActive ? max(span.start, min(painOnset, span.end)) : span.end
-            fitNotes(&ctx, Span(start: span.start, end: onset), rate: F.fitNoteEpisodeRate * sexFactor * practiceFactor)
-            fitNotes(&ctx, Span(start: onset, end: span.end), rate: high * sexFactor * practiceFactor)
+            fitNotes(&ctx, SyntheticSpan(start: span.start, end: onset), rate: F.fitNoteEpisodeRate * sexFactor * practiceFactor)
+            fitNotes(&ctx, SyntheticSpan(start: onset, end: span.end), rate: high * sexFactor * practiceFactor)
             let unemploymentFactor = painActive ? (persistent ? F.unemploymentPainAndMedicationFactor : F.unemploymentPainFactor) : 1
             ctx.pointEvents(.unemployment, codes, span, rate: F.unemploymentRate * unemploymentFactor)
         }
@@ -155,7 +155,7 @@ struct PatientGenerator {
 
     // MARK: Parts of the record
 
-    private func background(_ ctx: inout Context, ageAtEnd: Int, female: Bool) {
+    private func background(_ ctx: inout SyntheticRecordBuilder, ageAtEnd: Int, female: Bool) {
         let F = SyntheticFigures.self
         let p = ctx.p
         let band = F.band(ageAtEnd, [5, 16, 45, 65, 80])
@@ -209,8 +209,8 @@ struct PatientGenerator {
         return nil
     }
 
-    private func painEvents(_ ctx: inout Context, from: Int, to: Int, ensureFrom: Int?) {
-        guard let span = ctx.record.intersection(Span(start: from, end: to)) else { return }
+    private func painEvents(_ ctx: inout SyntheticRecordBuilder, from: Int, to: Int, ensureFrom: Int?) {
+        guard let span = ctx.record.intersection(SyntheticSpan(start: from, end: to)) else { return }
         // A person's pain is coded with one to three codes of their own, used again and again.
         var personal: [Int32] = []
         for _ in 0..<(1 + ctx.rng.below(3)) {
@@ -224,24 +224,24 @@ struct PatientGenerator {
             if let ensureFrom, day >= ensureFrom { recent = true }
             ctx.addEvent(day, personal[ctx.rng.below(personal.count)], codes)
         }
-        if let ensureFrom, !recent, let window = span.intersection(Span(start: ensureFrom, end: span.end)) {
+        if let ensureFrom, !recent, let window = span.intersection(SyntheticSpan(start: ensureFrom, end: span.end)) {
             ctx.addEvent(window.randomDay(&ctx.rng), personal[ctx.rng.below(personal.count)], codes)
         }
     }
 
-    private func repeatCourse(_ ctx: inout Context, _ concept: SyntheticConcept, from: Int, to: Int) {
+    private func repeatCourse(_ ctx: inout SyntheticRecordBuilder, _ concept: SyntheticConcept, from: Int, to: Int) {
         guard let code = codes.draw(concept, &ctx.rng) else { return }
         ctx.issues(code: code, from: max(from, ctx.record.start), to: min(to, ctx.record.end), codes)
     }
 
-    private func acuteOpioids(_ ctx: inout Context, from adultFrom: Int, painFrom: Int?, practiceFactor: Double) {
+    private func acuteOpioids(_ ctx: inout SyntheticRecordBuilder, from adultFrom: Int, painFrom: Int?, practiceFactor: Double) {
         let F = SyntheticFigures.self
-        guard let adult = ctx.record.intersection(Span(start: adultFrom, end: ctx.record.end)) else { return }
+        guard let adult = ctx.record.intersection(SyntheticSpan(start: adultFrom, end: ctx.record.end)) else { return }
         var spans = [(adult, F.acuteOpioidRate)]
         if let painFrom, painFrom < adult.end {
             let split = max(painFrom, adult.start)
-            spans = [(Span(start: adult.start, end: split), F.acuteOpioidRate),
-                     (Span(start: split, end: adult.end), F.acuteOpioidRateWithPain)]
+            spans = [(SyntheticSpan(start: adult.start, end: split), F.acuteOpioidRate),
+                     (SyntheticSpan(start: split, end: adult.end), F.acuteOpioidRateWithPain)]
         }
         for (span, rate) in spans where span.end > span.start {
             let n = ctx.rng.poisson(mean: rate * practiceFactor * span.years)
@@ -259,7 +259,7 @@ struct PatientGenerator {
         }
     }
 
-    private func fitNotes(_ ctx: inout Context, _ span: Span, rate: Double) {
+    private func fitNotes(_ ctx: inout SyntheticRecordBuilder, _ span: SyntheticSpan, rate: Double) {
         guard span.end > span.start else { return }
         let episodes = ctx.rng.poisson(mean: rate * span.years)
         for _ in 0..<episodes {
@@ -272,7 +272,7 @@ struct PatientGenerator {
         }
     }
 
-    private func exclusions(_ ctx: inout Context, ageAtEnd: Int) {
+    private func exclusions(_ ctx: inout SyntheticRecordBuilder, ageAtEnd: Int) {
         let F = SyntheticFigures.self
         let p = ctx.p
         let record = ctx.record
@@ -288,9 +288,9 @@ struct PatientGenerator {
         if let diagnosis {
             let n = 1 + ctx.rng.below(2)
             for _ in 0..<n { if let c = codes.draw(.cancer, &ctx.rng) { ctx.addEvent(diagnosis, c, codes) } }
-            let early = Span(start: diagnosis, end: min(record.end, diagnosis + Int(2 * Self.year)))
+            let early = SyntheticSpan(start: diagnosis, end: min(record.end, diagnosis + Int(2 * Self.year)))
             ctx.pointEvents(.cancer, codes, early, rate: F.cancerFollowUpEarly)
-            if let late = record.intersection(Span(start: early.end, end: diagnosis + Int(10 * Self.year))) {
+            if let late = record.intersection(SyntheticSpan(start: early.end, end: diagnosis + Int(10 * Self.year))) {
                 ctx.pointEvents(.cancer, codes, late, rate: F.cancerFollowUpLate)
             }
         }
@@ -302,13 +302,13 @@ struct PatientGenerator {
             palliativeFrom = max(record.start, record.end - ctx.rng.below(Int(3 * Self.year)))
         }
         if let from = palliativeFrom {
-            let span = Span(start: from, end: record.end)
+            let span = SyntheticSpan(start: from, end: record.end)
             for _ in 0..<(1 + ctx.rng.below(3)) {
                 if let c = codes.draw(.palliativeCare, &ctx.rng) { ctx.addEvent(span.randomDay(&ctx.rng), c, codes) }
             }
         }
         // Research dissent, sometimes withdrawn later (on the same day: dissent still wins).
-        if ctx.rng.chance(F.dissentEver), let span = record.intersection(Span(start: dissentFrom, end: record.end)),
+        if ctx.rng.chance(F.dissentEver), let span = record.intersection(SyntheticSpan(start: dissentFrom, end: record.end)),
            let optOut = codes.draw(.researchOptOut, &ctx.rng) {
             let day = span.randomDay(&ctx.rng)
             ctx.addEvent(day, optOut, codes)
@@ -323,20 +323,20 @@ struct PatientGenerator {
     }
 
     private func ageInBand(_ band: Int, _ rng: inout SyntheticRandom) -> Int {
-        band == SyntheticFigures.ageBandPercent.count - 1 ? 90 + Int(rng.exponential(mean: 3.5)).clamped(0, 14) : band * 5 + rng.below(5)
+        band == SyntheticFigures.ageBandPercent.count - 1 ? 90 + min(Int(rng.exponential(mean: 3.5)), 14) : band * 5 + rng.below(5)
     }
 }
 
 /// A closed range of day numbers.
-struct Span {
+struct SyntheticSpan {
     var start: Int
     var end: Int
 
     var years: Double { Double(max(0, end - start)) / PatientGenerator.year }
 
-    func intersection(_ other: Span) -> Span? {
+    func intersection(_ other: SyntheticSpan) -> SyntheticSpan? {
         let s = max(start, other.start), e = min(end, other.end)
-        return e >= s ? Span(start: s, end: e) : nil
+        return e >= s ? SyntheticSpan(start: s, end: e) : nil
     }
 
     @inline(__always)
@@ -346,10 +346,10 @@ struct Span {
 }
 
 /// The patient being generated, its random stream and its record period.
-struct Context {
+struct SyntheticRecordBuilder {
     let p: SyntheticPatient
     var rng: SyntheticRandom
-    let record: Span
+    let record: SyntheticSpan
     let year: Double
 
     @inline(__always)
@@ -366,7 +366,7 @@ struct Context {
     }
 
     /// Events of `concept` at `rate` per year over `span`.
-    mutating func pointEvents(_ concept: SyntheticConcept, _ codes: SyntheticCodeBook, _ span: Span, rate: Double) {
+    mutating func pointEvents(_ concept: SyntheticConcept, _ codes: SyntheticCodeBook, _ span: SyntheticSpan, rate: Double) {
         guard span.end > span.start else { return }
         let n = rng.poisson(mean: rate * span.years)
         for _ in 0..<n {
@@ -390,8 +390,4 @@ struct Context {
             if rng.chance(SyntheticFigures.gapChance) { day += interval * rng.int(in: 1...3) }
         }
     }
-}
-
-extension Int {
-    func clamped(_ low: Int, _ high: Int) -> Int { Swift.min(Swift.max(self, low), high) }
 }

@@ -38,7 +38,7 @@ struct PracticePlan {
             var remaining = patients
             while remaining > 0 {
                 let drawn = Int(F.practiceMedianSize * exp(rng.normal(mean: 0, sd: F.practiceSizeSigma)))
-                var size = drawn.clamped(F.practiceSizeRange.lowerBound, F.practiceSizeRange.upperBound)
+                var size = min(max(drawn, F.practiceSizeRange.lowerBound), F.practiceSizeRange.upperBound)
                 if remaining - size < F.practiceSizeRange.lowerBound { size = remaining }
                 sizes.append(min(size, remaining))
                 remaining -= sizes.last!

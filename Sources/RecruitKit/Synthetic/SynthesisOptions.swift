@@ -2,7 +2,7 @@ import Foundation
 import Postgres
 
 /// The output layout of a synthetic extract.
-public enum ExtractProfile: String, CaseIterable, Sendable, Codable {
+public enum SynthesisProfile: String, CaseIterable, Sendable, Codable {
     /// The canonical format (patients.csv, events.csv, prescriptions.csv).
     case canonical
     /// CPRD GOLD-style tab-delimited files (Patient.txt, Clinical.txt, Therapy.txt, dictionaries).
@@ -26,7 +26,7 @@ public struct SynthesisOptions: Sendable {
     public var practices: Int?
     public var seed: UInt64
     public var extractDate: LocalDate
-    public var profile: ExtractProfile
+    public var profile: SynthesisProfile
     public var codeListDirectory: URL
     /// The share of rows to plant as bad rows (canonical profile only), 0 for none.
     public var errorRate: Double
@@ -34,7 +34,7 @@ public struct SynthesisOptions: Sendable {
     public static let defaultExtractDate = LocalDate(year: 2026, month: 10, day: 31)!
 
     public init(outputDirectory: URL, patients: Int, practices: Int? = nil, seed: UInt64 = 1,
-                extractDate: LocalDate = SynthesisOptions.defaultExtractDate, profile: ExtractProfile = .canonical,
+                extractDate: LocalDate = SynthesisOptions.defaultExtractDate, profile: SynthesisProfile = .canonical,
                 codeListDirectory: URL, errorRate: Double = 0) {
         self.outputDirectory = outputDirectory
         self.patients = patients
@@ -72,7 +72,7 @@ public struct SynthesisSummary: Sendable, Codable {
     }
 
     public var directory: String
-    public var profile: ExtractProfile
+    public var profile: SynthesisProfile
     public var seed: UInt64
     public var extractDate: String
     public var patients: Int

@@ -178,7 +178,7 @@ final class SyntheticCodeBook {
         var eventWeights: [Int32: Double] = [:]
         for item in BackgroundCodes.events {
             var variants: [(CodeSystem, String)] = [(.read2, item.read2), (.ctv3, item.read2)]
-            if let snomed = item.snomed, Verhoeff.isSNOMEDConceptID(Array(snomed.utf8)) { variants.append((.snomed, snomed)) }
+            if let snomed = item.snomed, Self.isConceptID(Array(snomed.utf8)) { variants.append((.snomed, snomed)) }
             for (system, text) in variants where eventSystems.contains(where: { $0.0 == system }) {
                 guard membership[SystemCode(system: system, code: text)] == nil else { continue }
                 var code = Code(system: system, code: text, termID: "00", term: item.term, concept: .backgroundEvent)
@@ -198,9 +198,8 @@ final class SyntheticCodeBook {
         for (i, medicine) in BackgroundCodes.medicines.enumerated() {
             // Synthetic, well-formed product codes (see BackgroundCodes).
             // Item number, the UK namespace 1000001, partition 10, Verhoeff check digit.
-            var digits = Array("\(9_100_000 + i * 7_919)100000110".utf8)
-            digits.append(Verhoeff.checkDigit(for: digits))
-            let dmd = String(decoding: digits, as: UTF8.self)
+            let body = "\(9_100_000 + i * 7_919)100000110"
+            let dmd = body + String(Verhoeff.checkDigit(for: body))
             let read = "\(medicine.chapter)\(letters[(i * 7 + 3) % 26])\(letters[(i * 11 + 5) % 26])\(i % 10)."
             // Chapter and section, paragraph 01, sub-paragraph 0, a chemical, product, strength, equivalent.
             let bnf = "\(medicine.bnfSection)010\(letters[i / 26].uppercased())\(letters[i % 26].uppercased())AAAAAA"
@@ -280,10 +279,10 @@ final class SyntheticCodeBook {
             guard !medicine, bytes.count == 5, bytes.allSatisfy(isReadByte) else { return nil }
             return (text, "00")
         case .snomed:
-            guard !medicine, Verhoeff.isSNOMEDConceptID(bytes) else { return nil }
+            guard !medicine, Self.isConceptID(bytes) else { return nil }
             return (text, "00")
         case .dmd:
-            guard medicine, Verhoeff.isSNOMEDConceptID(bytes) else { return nil }
+            guard medicine, Self.isConceptID(bytes) else { return nil }
             return (text, "00")
         case .bnf:
             guard medicine, bytes.count == 15, bytes.allSatisfy({ isReadByte($0) && $0 != 46 }) else { return nil }
@@ -291,6 +290,11 @@ final class SyntheticCodeBook {
         case .icd10:
             return nil
         }
+    }
+
+    /// A SNOMED CT (or dm+d) id as the extract format accepts it: 6-18 digits, valid Verhoeff check digit.
+    static func isConceptID(_ bytes: [UInt8]) -> Bool {
+        (6...18).contains(bytes.count) && Verhoeff.isValid(String(decoding: bytes, as: UTF8.self))
     }
 
     /// A fixed, seed-independent order of codes (FNV-1a, then mixed).

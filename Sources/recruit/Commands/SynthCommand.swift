@@ -37,7 +37,7 @@ struct SynthCommand: ParsableCommand {
     var extractDate = SynthesisOptions.defaultExtractDate.description
 
     @Option(name: .long, help: ArgumentHelp("The output layout: canonical or cprd-gold.", valueName: "profile"))
-    var profile = ExtractProfile.canonical.rawValue
+    var profile = SynthesisProfile.canonical.rawValue
 
     @Option(name: .long, help: ArgumentHelp("The folder of code lists to draw codes from.", valueName: "dir"))
     var codelists = "codelists"
@@ -57,8 +57,8 @@ struct SynthCommand: ParsableCommand {
     func validate() throws {
         if verbose && quiet { throw ValidationError("--verbose and --quiet cannot be used together") }
         guard LocalDate(iso: extractDate) != nil else { throw ValidationError("--extract-date must be a date YYYY-MM-DD (got \(extractDate))") }
-        guard ExtractProfile(rawValue: profile) != nil else {
-            throw ValidationError("--profile must be one of \(ExtractProfile.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard SynthesisProfile(rawValue: profile) != nil else {
+            throw ValidationError("--profile must be one of \(SynthesisProfile.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let problem = options.problems.first { throw ValidationError(problem) }
         var isDirectory: ObjCBool = false
@@ -70,7 +70,7 @@ struct SynthCommand: ParsableCommand {
     var options: SynthesisOptions {
         SynthesisOptions(outputDirectory: URL(fileURLWithPath: out), patients: patients, practices: practices, seed: seed,
                          extractDate: LocalDate(iso: extractDate) ?? SynthesisOptions.defaultExtractDate,
-                         profile: ExtractProfile(rawValue: profile) ?? .canonical,
+                         profile: SynthesisProfile(rawValue: profile) ?? .canonical,
                          codeListDirectory: URL(fileURLWithPath: codelists), errorRate: injectErrors)
     }
 

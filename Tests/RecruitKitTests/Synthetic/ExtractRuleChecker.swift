@@ -152,7 +152,7 @@ struct ExtractRuleChecker {
             let five = code.count == 7 && code[5...].allSatisfy { $0 >= 48 && $0 <= 57 } ? Array(code[0..<5]) : code
             ok = five.count == 5 && five.allSatisfy(isReadByte) && (!medicine || (five[0] >= 97 && five[0] <= 122))
         case "ctv3": ok = code.count == 5 && code.allSatisfy(isReadByte)
-        case "snomed", "dmd": ok = Verhoeff.isSNOMEDConceptID(code)
+        case "snomed", "dmd": ok = (6...18).contains(code.count) && Verhoeff.isValid(String(decoding: code, as: UTF8.self))
         case "bnf": ok = code.count == 15 && code.allSatisfy(isAlphanumeric)
         default: ok = false
         }

@@ -80,7 +80,7 @@ struct SynthCPRDGoldTests {
         let readcodes = Dictionary(uniqueKeysWithValues: medical.map { (Int($0[0])!, $0[1]) })
         let dmd = Dictionary(uniqueKeysWithValues: product.map { (Int($0[0])!, $0[1]) })
         #expect(readcodes.values.allSatisfy { $0.utf8.count == 7 && $0.utf8.suffix(2).allSatisfy { $0 >= 48 && $0 <= 57 } })
-        #expect(dmd.values.allSatisfy { Verhoeff.isSNOMEDConceptID(Array($0.utf8)) })
+        #expect(dmd.values.allSatisfy { (6...18).contains($0.utf8.count) && Verhoeff.isValid($0) })
         let patients = Dictionary(uniqueKeysWithValues: try table("Patient.txt").rows.map { ($0[0], $0[8]) })
         let extractDate = SynthesisOptions.defaultExtractDate
         let clinical = try table("Clinical.txt").rows

@@ -4,14 +4,14 @@ import Testing
 
 @Suite("Synthetic extracts: determinism")
 struct SynthDeterminismTests {
-    func hashes(_ dir: URL, _ profile: ExtractProfile) throws -> [String: String] {
+    func hashes(_ dir: URL, _ profile: SynthesisProfile) throws -> [String: String] {
         var out: [String: String] = [:]
         for name in profile.files { out[name] = try SynthFixture.sha256(dir.appendingPathComponent(name)) }
         return out
     }
 
-    @Test("the same seed gives the same SHA-256 of every file; another seed differs", arguments: ExtractProfile.allCases)
-    func sameSeedSameBytes(profile: ExtractProfile) throws {
+    @Test("the same seed gives the same SHA-256 of every file; another seed differs", arguments: SynthesisProfile.allCases)
+    func sameSeedSameBytes(profile: SynthesisProfile) throws {
         let (a, _) = try SynthFixture.write(patients: 3_000, seed: 42, profile: profile)
         let (b, _) = try SynthFixture.write(patients: 3_000, seed: 42, profile: profile)
         let (c, _) = try SynthFixture.write(patients: 3_000, seed: 43, profile: profile)

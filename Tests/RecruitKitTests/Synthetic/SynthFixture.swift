@@ -24,7 +24,7 @@ enum SynthFixture {
 
     /// Writes an extract into a fresh folder and returns the folder and summary.
     static func write(_ name: String = UUID().uuidString, patients: Int, practices: Int? = nil, seed: UInt64 = 1,
-                      profile: ExtractProfile = .canonical, errorRate: Double = 0,
+                      profile: SynthesisProfile = .canonical, errorRate: Double = 0,
                       codeLists: URL = SynthFixture.codeLists) throws -> (URL, SynthesisSummary) {
         let out = root.appendingPathComponent(name)
         let options = SynthesisOptions(outputDirectory: out, patients: patients, practices: practices, seed: seed,
