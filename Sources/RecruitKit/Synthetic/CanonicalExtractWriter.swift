@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
 
-/// Writes the canonical extract format (docs: extract-format.md):
+/// Writes the canonical extract format (spec/extract-format.md):
 /// `patients.csv`, `events.csv`, `prescriptions.csv` and `extract.json`,
 /// optionally with planted bad rows (``ErrorInjector``).
 final class CanonicalExtractWriter: SyntheticExtractWriter {

@@ -1,5 +1,5 @@
 /// A kind of bad row that `recruit synth --inject-errors` plants, one per
-/// row rule of the extract format (docs/extract-format.md, "Bad input"), and
+/// row rule of the extract format (spec/extract-format.md, "Bad input"), and
 /// the rows that are rejected because of another row (`patient_rejected`).
 /// Whole-file refusals (a missing column, an identifying column) are not planted.
 public enum InjectedErrorKind: String, CaseIterable, Sendable, Codable {

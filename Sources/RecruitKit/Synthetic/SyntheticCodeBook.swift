@@ -270,7 +270,7 @@ final class SyntheticCodeBook {
                 code = Array(bytes[0..<5])
                 termID = Array(bytes[5...])
             }
-            guard code.count == 5, code.allSatisfy(isReadByte) else { return nil }
+            guard code.count == 5, code.allSatisfy(isReadByte), isRightPadded(code) else { return nil }
             if medicine {
                 guard code[0] >= 97 && code[0] <= 122 else { return nil }
             }
@@ -290,6 +290,13 @@ final class SyntheticCodeBook {
         case .icd10:
             return nil
         }
+    }
+
+    /// Read v2 codes are right-padded with dots: no leading dot, nothing but dots after a dot (`9D1..`).
+    static func isRightPadded(_ code: [UInt8]) -> Bool {
+        guard code.first != 46 else { return false }
+        guard let dot = code.firstIndex(of: 46) else { return true }
+        return code[dot...].allSatisfy { $0 == 46 }
     }
 
     /// A SNOMED CT (or dm+d) id as the extract format accepts it: 6-18 digits, valid Verhoeff check digit.

@@ -3,7 +3,7 @@ import Postgres
 import RecruitKit
 
 /// An independent, in-test checker of the canonical extract format's row
-/// rules (docs: extract-format.md), used to prove that a synthetic extract
+/// rules (spec/extract-format.md), used to prove that a synthetic extract
 /// is valid and that planted bad rows are exactly the ones the rules reject.
 ///
 /// It reads patients.csv first (every copy of a duplicate `patient_id` is
@@ -150,7 +150,8 @@ struct ExtractRuleChecker {
         switch system {
         case "read2":
             let five = code.count == 7 && code[5...].allSatisfy { $0 >= 48 && $0 <= 57 } ? Array(code[0..<5]) : code
-            ok = five.count == 5 && five.allSatisfy(isReadByte) && (!medicine || (five[0] >= 97 && five[0] <= 122))
+            let padded = five.first != 46 && (five.firstIndex(of: 46).map { five[$0...].allSatisfy { $0 == 46 } } ?? true)
+            ok = five.count == 5 && five.allSatisfy(isReadByte) && padded && (!medicine || (five[0] >= 97 && five[0] <= 122))
         case "ctv3": ok = code.count == 5 && code.allSatisfy(isReadByte)
         case "snomed", "dmd": ok = (6...18).contains(code.count) && Verhoeff.isValid(String(decoding: code, as: UTF8.self))
         case "bnf": ok = code.count == 15 && code.allSatisfy(isAlphanumeric)
