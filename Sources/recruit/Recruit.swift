@@ -18,6 +18,9 @@ struct Recruit: ParsableCommand {
         version: BuildInfo.versionString,
         subcommands: [
             DatabaseCommand.self,
+            AuditCommand.self,
+            FeedbackCommand.self,
+            HistoryCommand.self,
             CodeListsCommand.self,
             SynthCommand.self,
         ]
