@@ -18,6 +18,8 @@ struct Recruit: ParsableCommand {
         version: BuildInfo.versionString,
         subcommands: [
             DatabaseCommand.self,
+            CohortCommand.self,
+            RunCommand.self,
         ]
     )
 }

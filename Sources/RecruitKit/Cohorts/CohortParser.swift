@@ -341,9 +341,10 @@ public struct CohortParser {
                 if condition == nil { failed = true }
             }
         }
-        if id == nil { report(node, "\(what): 'id' is missing"); failed = true }
-        if label == nil { report(node, "\(what): 'label' is missing"); failed = true }
-        if effect == nil { report(node, "\(what): 'include' or 'exclude' is missing"); failed = true }
+        let given = Set(pairs.map(\.key))
+        if !given.contains("id") { report(node, "\(what): 'id' is missing"); failed = true }
+        if !given.contains("label") { report(node, "\(what): 'label' is missing"); failed = true }
+        if !given.contains("include") && !given.contains("exclude") { report(node, "\(what): 'include' or 'exclude' is missing"); failed = true }
         guard !failed, let id, let label, let effect, let condition else { return nil }
         return Criterion(id: id, label: label, section: section, effect: effect, condition: condition, location: location(node))
     }

@@ -279,10 +279,10 @@ public struct CohortSQLCompiler {
         let names = cohort.codeLists.map(\.name).joined(separator: ", ")
         return """
             cl AS (
-              SELECT * FROM unnest(\(bind: codes.map(\.system.rawValue), "coding system of each code of the lists (\(names))")::text[],
+              SELECT u.code_system COLLATE "C" AS code_system, u.code COLLATE "C" AS code, u.lists FROM unnest(\(bind: codes.map(\.system.rawValue), "coding system of each code of the lists (\(names))")::text[],
                                    \(bind: codes.map(\.code), "each code of the lists (\(names))")::text[],
                                    \(bind: codes.map { masks[$0]! }, "the lists holding each code, as a bit mask")::int8[])
-                AS cl(code_system, code, lists)
+                AS u(code_system, code, lists)
             )
             """
     }

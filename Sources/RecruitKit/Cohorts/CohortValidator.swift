@@ -73,6 +73,7 @@ public struct CohortValidator {
     }
 
     static func describe(_ e: DateExpression, _ n: ResolvedNumber) -> String {
+        if n.value == 0 && n.parameter == nil { return "D" }
         let written = "D \(e.sign < 0 ? "-" : "+") \(n.parameter ?? String(n.value))"
         return n.parameter == nil ? written : "\(written) = D \(e.sign < 0 ? "-" : "+") \(n.value)"
     }
