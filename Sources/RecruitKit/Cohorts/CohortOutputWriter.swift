@@ -70,14 +70,15 @@ public enum CohortOutputWriter {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
         do {
             try data.write(to: temporary)
-            if FileManager.default.fileExists(atPath: url.path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-            } else {
-                try FileManager.default.moveItem(at: temporary, to: url)
-            }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw RecruitError.environment("cannot write \(url.path): \(error.localizedDescription)")
+        }
+        // rename(2) replaces the target atomically: a reader sees the old file or the new one.
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw RecruitError.environment("cannot write \(url.path): \(reason)")
         }
     }
 
