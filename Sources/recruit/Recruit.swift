@@ -20,6 +20,7 @@ struct Recruit: ParsableCommand {
             DatabaseCommand.self,
             CohortCommand.self,
             RunCommand.self,
+            RunsCommand.self,
         ]
     )
 }
