@@ -27,7 +27,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The index date D (default: the loaded snapshots' extract date).", valueName: "YYYY-MM-DD"))
     var indexDate: String?
 
-    @Option(name: .customLong("practice"), help: ArgumentHelp("Run for these practices only (repeatable; default: all loaded).", valueName: "id"))
+    @Option(name: .customLong("practice"), parsing: .upToNextOption, help: ArgumentHelp("Run for these practices only (repeatable; default: all loaded).", valueName: "id"))
     var practices: [String] = []
 
     @Flag(help: "Write the outputs and an audit entry, record no run (every run is a dry run in this version).")
