@@ -33,5 +33,12 @@ test: build
 	$(SWIFT) build --build-tests
 	@scripts/with-test-cluster.sh "$(RECRUIT)" $(SWIFT) test --skip-build
 
+# Benchmarks against ../shared/bench/baseline.sh (not timed tests): SIZE=1m (default) or SIZE=100k.
+SIZE ?= 1m
+bench: bench-load bench-cohort
+
+bench-cohort: release
+	SIZE=$(SIZE) RECRUIT="$(shell $(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-cohort.sh
+
 clean:
 	rm -rf .build

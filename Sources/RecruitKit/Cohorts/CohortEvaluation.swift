@@ -68,6 +68,10 @@ public struct PracticeSnapshot: Sendable, Hashable, Codable {
         self.loadID = loadID
         self.extractDate = extractDate
     }
+
+    enum CodingKeys: String, CodingKey {
+        case practiceID = "practice_id", loadID = "load_id", extractDate = "extract_date"
+    }
 }
 
 /// One row of the yield (attrition) table.
@@ -89,6 +93,10 @@ public struct YieldRow: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public var description: String { "\(practiceID),\(step),\(criterion),\(remaining)" }
+
+    enum CodingKeys: String, CodingKey {
+        case practiceID = "practice_id", step, criterion, remaining
+    }
 }
 
 /// One invitee and the records that put them on the list.
@@ -128,6 +136,10 @@ public struct CriterionEvidence: Sendable, Hashable, Codable {
         self.count = count
         self.first = first
         self.last = last
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case criterionID = "criterion", code, codeSystem = "code_system", term, date, count, first, last
     }
 }
 

@@ -56,7 +56,7 @@ struct CohortCommand: ParsableCommand {
         @OptionGroup var cohort: CohortOptions
         @Option(help: ArgumentHelp("The index date D (default at run time: the loaded snapshots' extract date).", valueName: "YYYY-MM-DD"))
         var indexDate: String?
-        @Option(name: .customLong("practice"), help: ArgumentHelp("Restrict to these practices (repeatable).", valueName: "id"))
+        @Option(name: .customLong("practice"), parsing: .upToNextOption, help: ArgumentHelp("Restrict to these practices (repeatable).", valueName: "id"))
         var practices: [String] = []
         @Flag(help: "Print the steps-per-patient statement instead of the run statement.") var steps = false
         @Flag(help: "Print the statement and parameters as one JSON object.") var json = false
