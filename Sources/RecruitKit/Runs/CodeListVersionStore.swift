@@ -23,6 +23,17 @@ public struct RecordedCodeList: Sendable, Hashable, Codable {
         case codes
     }
 
+    /// Every key, null when absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(version, forKey: .version)
+        try c.encode(sha256, forKey: .sha256)
+        try c.encode(expandedSHA256, forKey: .expandedSHA256)
+        try c.encode(codelistVersionID, forKey: .codelistVersionID)
+        try c.encode(codes, forKey: .codes)
+    }
+
     public init(name: String, version: String?, sha256: String, expandedSHA256: String, codelistVersionID: Int?, codes: Int) {
         self.name = name
         self.version = version

@@ -42,6 +42,15 @@ public struct RunManifest: Codable, Sendable, Equatable {
             case maxExtractAgeDays = "max_extract_age_days", allowStale = "allow_stale"
             case practicesRequested = "practices_requested", supersedesRunID = "supersedes_run_id"
         }
+
+        /// Every key, null when absent (an auditor reads "all practices" from null, not from a missing key).
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(maxExtractAgeDays, forKey: .maxExtractAgeDays)
+            try c.encode(allowStale, forKey: .allowStale)
+            try c.encode(practicesRequested, forKey: .practicesRequested)
+            try c.encode(supersedesRunID, forKey: .supersedesRunID)
+        }
     }
 
     public struct Step: Codable, Sendable, Equatable {
@@ -94,6 +103,28 @@ public struct RunManifest: Codable, Sendable, Equatable {
         case indexDate = "index_date", historyAsOf = "history_as_of", codelists, snapshots
         case toolVersion = "tool_version", osUser = "os_user", startedAt = "started_at", finishedAt = "finished_at"
         case issuedAt = "issued_at", counts, outputs
+    }
+
+    /// Every key, null when absent.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(runID, forKey: .runID)
+        try c.encode(status, forKey: .status)
+        try c.encode(reproducesRunID, forKey: .reproducesRunID)
+        try c.encode(cohort, forKey: .cohort)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(options, forKey: .options)
+        try c.encode(indexDate, forKey: .indexDate)
+        try c.encode(historyAsOf, forKey: .historyAsOf)
+        try c.encode(codelists, forKey: .codelists)
+        try c.encode(snapshots, forKey: .snapshots)
+        try c.encode(toolVersion, forKey: .toolVersion)
+        try c.encode(osUser, forKey: .osUser)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(issuedAt, forKey: .issuedAt)
+        try c.encode(counts, forKey: .counts)
+        try c.encode(outputs, forKey: .outputs)
     }
 
     /// The counts of an evaluation.

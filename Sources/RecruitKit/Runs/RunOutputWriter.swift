@@ -67,27 +67,21 @@ public enum RunOutputWriter {
         return hashes
     }
 
-    /// Writes `text` to `directory/path` atomically (a temporary file in the
-    /// same folder, then `rename(2)`, which replaces an existing file, even a
-    /// read-only one, in one step), returning its SHA-256.
+    /// Writes `text` to `directory/path` atomically (as the cohort engine's
+    /// writer does: a temporary file, then `rename(2)`, which also replaces a
+    /// read-only file), creating folders as needed.
+    ///
+    /// - Returns: the file's SHA-256.
     @discardableResult
     public static func writeFile(_ text: String, to directory: URL, _ path: String) throws -> String {
         let url = directory.appendingPathComponent(path)
-        let folder = url.deletingLastPathComponent()
         let data = Data(text.utf8)
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try data.write(to: temporary)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw RecruitError.environment("cannot write \(url.path): \(error.localizedDescription)")
+            throw RecruitError.environment("cannot create the folder \(url.deletingLastPathComponent().path): \(error.localizedDescription)")
         }
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw RecruitError.environment("cannot write \(url.path): \(reason)")
-        }
+        try CohortOutputWriter.writeAtomically(data, to: url)
         return Hashing.sha256Hex(data)
     }
 
