@@ -67,6 +67,21 @@ struct RunRecordingTests {
         }
     }
 
+    @Test("a run whose outputs cannot be written records nothing: no run, no definition, no code list, no audit entry")
+    func unwritableOutputs() throws {
+        let cohort = try S.cohort(codeLists: try CodeListFixture.referenceDirectory())
+        try TestDatabase.withSchema { db in
+            try S.extract(["A81001"], ["p1"]).write(to: db)
+            let file = try TestDatabase.temporaryDirectory("blocked").appendingPathComponent("not-a-folder")
+            try Data("x".utf8).write(to: file)
+            let error = try #require(throws: RecruitError.self) { try S.run(db, cohort, mode: .issue, out: file) }
+            #expect(error.exitCode == 2 && error.message.hasPrefix("cannot "))
+            for table in ["runs", "run_practices", "run_invitations", "run_yields", "cohort_definitions", "codelist_versions", "audit_log"] {
+                #expect(try S.count(db, table) == 0, "\(table)")
+            }
+        }
+    }
+
     @Test("a dry run writes the outputs and records nothing but an audit entry")
     func dryRun() throws {
         let cohort = try S.cohort(codeLists: try CodeListFixture.referenceDirectory())

@@ -39,32 +39,53 @@ public enum RunOutputWriter {
         return out.isEmpty ? "%" : out
     }
 
-    /// Writes the list and yield files into `directory` (created if needed),
-    /// `invitations.csv` and `yield.csv` as the cohort engine's writer formats them.
-    ///
-    /// Files a previous run wrote into the same folder (named by its run.json)
-    /// that this run does not write are removed, so the folder never mixes runs.
-    ///
-    /// - Returns: each file's SHA-256 by its path relative to `directory`.
-    /// - Throws: ``RecruitError`` (environment) when a file cannot be written.
-    public static func write(_ evaluation: CohortEvaluation, to directory: URL) throws -> [String: String] {
-        let previous = try? RunManifest.read(from: directory.appendingPathComponent(runFile))
-        var hashes: [String: String] = [:]
-        hashes[invitationsFile] = try writeFile(CohortOutputWriter.invitationsCSV(evaluation), to: directory, invitationsFile)
-        hashes[yieldFile] = try writeFile(CohortOutputWriter.yieldCSV(evaluation), to: directory, yieldFile)
+    /// A run's list and yield files, rendered in memory.
+    public struct Rendered: Sendable {
+        /// Each file's text by its path relative to the output folder.
+        public var files: [String: String]
+
+        /// Each file's SHA-256 by path.
+        public var hashes: [String: String] { files.mapValues { Hashing.sha256Hex($0) } }
+
+        /// Writes every file into `directory` (created if needed). Files a
+        /// previous run wrote into the same folder (named by its run.json) that
+        /// this one does not write are removed, so the folder never mixes runs.
+        ///
+        /// - Throws: ``RecruitError`` (environment) when a file cannot be written.
+        public func write(to directory: URL) throws {
+            let previous = try? RunManifest.read(from: directory.appendingPathComponent(runFile))
+            for (path, text) in files.sorted(by: { $0.key < $1.key }) {
+                try writeFile(text, to: directory, path)
+            }
+            for path in previous?.outputs.keys.sorted() ?? [] where files[path] == nil {
+                try? FileManager.default.removeItem(at: directory.appendingPathComponent(path))
+            }
+        }
+    }
+
+    /// Renders `invitations.csv` and `yield.csv` as the cohort engine's writer
+    /// formats them, and one `practices/PRACTICE/invitations.csv` per practice.
+    public static func render(_ evaluation: CohortEvaluation) -> Rendered {
+        var files = [invitationsFile: CohortOutputWriter.invitationsCSV(evaluation), yieldFile: CohortOutputWriter.yieldCSV(evaluation)]
         var byPractice: [String: [Invitation]] = [:]
         for practice in evaluation.practices { byPractice[practice.practiceID] = [] }
         for invitation in evaluation.invitations { byPractice[invitation.practiceID, default: []].append(invitation) }
         for (practice, invitations) in byPractice {
             var one = evaluation
             one.invitations = invitations
-            let path = practiceFile(practice)
-            hashes[path] = try writeFile(CohortOutputWriter.invitationsCSV(one), to: directory, path)
+            files[practiceFile(practice)] = CohortOutputWriter.invitationsCSV(one)
         }
-        for path in previous?.outputs.keys.sorted() ?? [] where hashes[path] == nil {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(path))
-        }
-        return hashes
+        return Rendered(files: files)
+    }
+
+    /// Renders and writes the files into `directory`.
+    ///
+    /// - Returns: each file's SHA-256 by its path relative to `directory`.
+    @discardableResult
+    public static func write(_ evaluation: CohortEvaluation, to directory: URL) throws -> [String: String] {
+        let rendered = render(evaluation)
+        try rendered.write(to: directory)
+        return rendered.hashes
     }
 
     /// Writes `text` to `directory/path` atomically (as the cohort engine's

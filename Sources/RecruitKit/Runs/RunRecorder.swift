@@ -60,10 +60,12 @@ public struct RunRecorder {
             let staleness = SnapshotStaleness(maxExtractAgeDays: request.maxExtractAgeDays)
             let stale = Set(staleness.stale(evaluation.practices, indexDate: evaluation.indexDate).map(\.practiceID))
             if !request.allowStale { try staleness.check(evaluation.practices, indexDate: evaluation.indexDate) }
-            let hashes = try RunOutputWriter.write(evaluation, to: directory)
+            let rendered = RunOutputWriter.render(evaluation)
+            let hashes = rendered.hashes
             var manifest = manifest(cohort, evaluation, request, stale: stale, outputs: hashes, startedAt: startedAt)
             var summary = Self.summary(cohort, evaluation, directory: directory, hashes: hashes)
             if request.mode == .dryRun {
+                try rendered.write(to: directory)
                 let text = try manifest.jsonText()
                 let sha = Hashing.sha256Hex(text)
                 summary.auditEntry = try AuditLog.append(on: database.connection, action: "run.dry_run",
@@ -83,7 +85,12 @@ public struct RunRecorder {
                     VALUES (\(cohort.definition.sha256), \(cohort.name), \(cohort.version), \(cohort.definition.text))
                     ON CONFLICT (cohort_sha256) DO NOTHING RETURNING cohort_sha256
                     """).count == 1
-                manifest.codelists = try cohort.codeLists.map { try CodeListVersionStore.store($0, on: c) }
+                // Stored in name order, so concurrent runs take the lists' locks in one order.
+                var stored: [String: RecordedCodeList] = [:]
+                for list in cohort.codeLists.sorted(by: { $0.name < $1.name }) {
+                    stored[list.name] = try CodeListVersionStore.store(list, on: c)
+                }
+                manifest.codelists = cohort.codeLists.compactMap { stored[$0.name] }
                 let runID = try insertRun(cohort, evaluation, request, manifest: manifest, stale: stale, directory: directory)
                 manifest.runID = runID
                 manifest.status = RunRequest.Mode.draft.rawValue
@@ -97,6 +104,8 @@ public struct RunRecorder {
                 manifest.finishedAt = try c.query("SELECT \(unsafeRaw: RunRecord.ts("clock_timestamp()")) AS t")[0].string("t")
                 text = try manifest.jsonText()
                 let sha = Hashing.sha256Hex(text)
+                // The files are written before the commit: if writing fails, nothing is recorded.
+                try rendered.write(to: directory)
                 if newDefinition {
                     try AuditLog.append(on: c, action: "cohort.definition", subjects: ["cohort_sha256": .string(cohort.definition.sha256)],
                                         payload: ["name": .string(cohort.name), "version": .string(cohort.version),
