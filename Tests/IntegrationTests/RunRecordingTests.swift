@@ -82,6 +82,30 @@ struct RunRecordingTests {
         }
     }
 
+    @Test("with the shipped, locked code lists the run records each list's manifest version, lock and stored codes; a reproduction reads them back")
+    func shippedCodeLists() throws {
+        let shipped = TestDatabase.repositoryRoot.appendingPathComponent("codelists")
+        try TestDatabase.withSchema { db in
+            try S.extract(["A81001"], ["p1"]).write(to: db)
+            let cohort = try CohortValidator.resolve(try CohortParser.parse(fileAt: S.cohortFile),
+                                                     codeLists: DirectoryCodeListSource(directory: shipped, connection: db.connection))
+            let outcome = try S.run(db, cohort)
+            let recorded = outcome.manifest.codelists
+            #expect(recorded.map(\.name) == cohort.codeLists.map(\.name))
+            #expect(recorded.allSatisfy { $0.locked == true && $0.codelistVersionID != nil })
+            // Every list but the one shipped empty on purpose (unemployment) has codes and a manifest version.
+            #expect(recorded.filter { $0.codes > 0 && $0.version != nil }.map(\.name) == recorded.map(\.name).filter { $0 != "unemployment" })
+            let stored = try db.connection.query("""
+                SELECT v.name, v.version, count(c.code) AS n FROM codelist_versions v LEFT JOIN codelist_codes c USING (codelist_version_id)
+                GROUP BY v.codelist_version_id ORDER BY v.name
+                """)
+            #expect(stored.map { $0.string("name") } == recorded.map(\.name).sorted())
+            #expect(stored.map { $0.int("n") ?? 0 } == recorded.sorted { $0.name < $1.name }.map(\.codes))
+            let reproduction = try RunReproducer(database: db, logger: TestDatabase.quietLogger).reproduce(outcome.runID!, into: nil, wait: false)
+            #expect(reproduction.result == .identical)
+        }
+    }
+
     @Test("a dry run writes the outputs and records nothing but an audit entry")
     func dryRun() throws {
         let cohort = try S.cohort(codeLists: try CodeListFixture.referenceDirectory())

@@ -88,7 +88,7 @@ public struct RunRecorder {
                 // Stored in name order, so concurrent runs take the lists' locks in one order.
                 var stored: [String: RecordedCodeList] = [:]
                 for list in cohort.codeLists.sorted(by: { $0.name < $1.name }) {
-                    stored[list.name] = try CodeListVersionStore.store(list, on: c)
+                    stored[list.name] = try RecordedCodeList.store(list, on: c)
                 }
                 manifest.codelists = cohort.codeLists.compactMap { stored[$0.name] }
                 let runID = try insertRun(cohort, evaluation, request, manifest: manifest, stale: stale, directory: directory)
@@ -240,7 +240,7 @@ public struct RunRecorder {
             options: .init(maxExtractAgeDays: request.maxExtractAgeDays, allowStale: request.allowStale,
                            practicesRequested: request.requestedPractices, supersedesRunID: request.supersede),
             indexDate: evaluation.indexDate, historyAsOf: evaluation.historyAsOf,
-            codelists: cohort.codeLists.map(RecordedCodeList.init(unstored:)),
+            codelists: cohort.codeLists.map { RecordedCodeList($0, codelistVersionID: nil) },
             snapshots: evaluation.practices.map {
                 .init(practiceID: $0.practiceID, loadID: $0.loadID, extractDate: $0.extractDate, stale: stale.contains($0.practiceID))
             },

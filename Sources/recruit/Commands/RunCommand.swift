@@ -92,8 +92,13 @@ struct RunCommand: ParsableCommand {
             return
         }
         let directory = URL(fileURLWithPath: out ?? "")
+        // The library resolves the lists: lock check, manifest rules (descendants found in the loaded data too).
+        let codeLists = DirectoryCodeListSource(directory: URL(fileURLWithPath: cohort.codeLists), connection: db.connection)
+        if let library = try? CodeListLibrary(directory: codeLists.directory), library.isUnreviewed {
+            global.logger.warning("\(CodeListLibrary.unreviewedWarning)")
+        }
         let resolved = try CohortRun.resolve(CohortRun.Request(
-            cohortFile: cohort.fileURL, codeLists: cohort.codeListSource, outputDirectory: directory,
+            cohortFile: cohort.fileURL, codeLists: codeLists, outputDirectory: directory,
             indexDate: try parseIndexDate(indexDate), practices: practices.isEmpty ? nil : practices, parameters: try cohort.parameters()))
         let request = RunRequest(outputDirectory: directory, indexDate: try parseIndexDate(indexDate),
                                  practices: practices.isEmpty ? nil : practices,
