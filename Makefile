@@ -41,5 +41,9 @@ bench-load:
 	$(MAKE) release
 	SIZE=$(SIZE) RECRUIT="$$($(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-load.sh
 
+bench-cohort:
+	$(MAKE) release
+	SIZE=$(SIZE) RECRUIT="$$($(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-cohort.sh
+
 clean:
 	rm -rf .build

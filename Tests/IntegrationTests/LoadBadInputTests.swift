@@ -10,8 +10,8 @@ import Testing
 @Suite("Load: bad input", .enabled(if: TestDatabase.isAvailable), .serialized)
 struct LoadBadInputTests {
     /// Loads the good fixture, then `bad`; checks the refusal and that nothing changed.
-    func refusedAfterGoodLoad(_ bad: ExtractFixture, in db: Database, extra: [String] = []) throws -> (RecruitCLI.Result, Int) {
-        let good = try ExtractFixture.make()
+    func refusedAfterGoodLoad(_ bad: ExtractFiles, in db: Database, extra: [String] = []) throws -> (RecruitCLI.Result, Int) {
+        let good = try ExtractFiles.make()
         defer { good.remove() }
         let first = try LoadTests.load(good, db)
         #expect(first.status == 0, "\(first.stderr)")
@@ -81,7 +81,7 @@ struct LoadBadInputTests {
           arguments: badRows)
     func badRow(_ bad: BadRow) throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             try fixture.append(bad.file, bad.row)
             let lines = try String(contentsOf: fixture.directory.appendingPathComponent(bad.file), encoding: .utf8)
@@ -111,7 +111,7 @@ struct LoadBadInputTests {
     @Test("a header without a required column stops the load, naming the file and the column")
     func missingColumn() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make(events: ExtractFixture.events.replacingOccurrences(of: "code_system", with: "system"))
+            let fixture = try ExtractFiles.make(events: ExtractFiles.events.replacingOccurrences(of: "code_system", with: "system"))
             defer { fixture.remove() }
             let (result, load) = try refusedAfterGoodLoad(fixture, in: db)
             #expect(result.stderr.contains("events.csv: the header lacks the required column 'code_system'"), "\(result.stderr)")
@@ -122,7 +122,7 @@ struct LoadBadInputTests {
     @Test("optional columns may be missing from the header; columns match by name in any order, any case")
     func optionalColumnsAndOrder() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make(events: """
+            let fixture = try ExtractFiles.make(events: """
                 CODE_SYSTEM,Code,event_date,patient_id
                 read2,N245.00,2020-01-01,a1
                 snomed,22298006,2022-02-02,a2
@@ -138,7 +138,7 @@ struct LoadBadInputTests {
     @Test("an unknown extra column is ignored with a warning")
     func unknownColumnWarning() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make(prescriptions: """
+            let fixture = try ExtractFiles.make(prescriptions: """
                 patient_id,issue_date,code,code_system,quantity,duration_days,issue_type,pharmacy
                 a1,2026-01-01,42010211000001106,dmd,100,28,repeat,Boots
                 a2,2026-02-01,bd3j.00,read2,,,acute,
@@ -154,18 +154,18 @@ struct LoadBadInputTests {
     @Test("a missing file, or one that is not a file, stops the load naming it")
     func unreadableFile() throws {
         try TestDatabase.withSchema { db in
-            let missing = try ExtractFixture.make(prescriptions: nil)
+            let missing = try ExtractFiles.make(prescriptions: nil)
             defer { missing.remove() }
             let (result, _) = try refusedAfterGoodLoad(missing, in: db)
             #expect(result.stderr.contains("prescriptions.csv: no such file"), "\(result.stderr)")
 
-            let folder = try ExtractFixture.make(events: nil)
+            let folder = try ExtractFiles.make(events: nil)
             defer { folder.remove() }
             try FileManager.default.createDirectory(at: folder.directory.appendingPathComponent("events.csv"), withIntermediateDirectories: false)
             let (second, _) = try refusedAfterGoodLoad(folder, in: db)
             #expect(second.stderr.contains("events.csv: not a regular file"), "\(second.stderr)")
 
-            let empty = try ExtractFixture.make(events: "")
+            let empty = try ExtractFiles.make(events: "")
             defer { empty.remove() }
             let (third, _) = try refusedAfterGoodLoad(empty, in: db)
             #expect(third.stderr.contains("events.csv: the file is empty"), "\(third.stderr)")
@@ -175,9 +175,9 @@ struct LoadBadInputTests {
     @Test("a file that is not valid UTF-8 stops the load, naming the file and line")
     func invalidUTF8() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
-            var bytes = Array(ExtractFixture.patients.utf8)
+            var bytes = Array(ExtractFiles.patients.utf8)
             bytes += Array("c1,A001,1970,,F,2000-01-01,,".utf8)
             bytes[bytes.count - 20] = 0xE9  // Latin-1 é inside the row
             bytes.append(10)
@@ -191,7 +191,7 @@ struct LoadBadInputTests {
     @Test("no extract date: extract.json missing and no --extract-date")
     func noExtractDate() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make(extractDate: nil)
+            let fixture = try ExtractFiles.make(extractDate: nil)
             defer { fixture.remove() }
             let (result, _) = try refusedAfterGoodLoad(fixture, in: db)
             #expect(result.stderr.contains("--extract-date"))
@@ -203,7 +203,7 @@ struct LoadBadInputTests {
     @Test("duplicate patient ids: every copy rejected, their events and prescriptions too ('patient rejected')")
     func duplicatePatients() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             try fixture.append("patients.csv", "a1,B002,1971,,M,2002-02-02,,")
             try fixture.append("patients.csv", "c9,A001,1700,,M,2002-02-02,,")
@@ -226,12 +226,12 @@ struct LoadBadInputTests {
     @Test("rejected rows over the threshold in one practice refuse the whole extract: both practices keep their snapshot")
     func thresholdRefusesBothPractices() throws {
         try TestDatabase.withSchema { db in
-            let clean = try ExtractFixture.large(patients: 400, practices: 2, eventsPerPatient: 5, tag: "t")
+            let clean = try ExtractFiles.large(patients: 400, practices: 2, eventsPerPatient: 5, tag: "t")
             defer { clean.remove() }
             #expect(try LoadTests.load(clean, db).status == 0)
             let before = try LoadTests.state(db)
             // 30 of practice P1's 1,000 events (1.5% of the file's 2,000) carry a date the profile does not read.
-            let mixed = try ExtractFixture.large(patients: 400, practices: 2, eventsPerPatient: 5, tag: "t")
+            let mixed = try ExtractFiles.large(patients: 400, practices: 2, eventsPerPatient: 5, tag: "t")
             defer { mixed.remove() }
             var events = try String(contentsOf: mixed.directory.appendingPathComponent("events.csv"), encoding: .utf8)
                 .split(separator: "\n").map(String.init)

@@ -85,8 +85,8 @@ struct LoadProfileTests {
 
         """
 
-    func acmeExtract() throws -> (ExtractFixture, URL) {
-        let fixture = try ExtractFixture.make(patients: nil, events: nil, prescriptions: nil, extractDate: "2026-10-31")
+    func acmeExtract() throws -> (ExtractFiles, URL) {
+        let fixture = try ExtractFiles.make(patients: nil, events: nil, prescriptions: nil, extractDate: "2026-10-31")
         func cp1252(_ s: String) -> [UInt8] {
             s.unicodeScalars.map { u -> UInt8 in
                 switch u { case "é": return 0xE9; case "ë": return 0xEB; case "€": return 0x80; default: return UInt8(u.value) }
@@ -161,8 +161,8 @@ struct LoadProfileTests {
     // MARK: The pseudonymisation guard
 
     /// Loads the good fixture, then `bad`; checks the refusal, the message and that `values` are nowhere.
-    func refusedByGuard(_ bad: ExtractFixture, _ db: Database, message: String, values: [String]) throws {
-        let good = try ExtractFixture.make()
+    func refusedByGuard(_ bad: ExtractFiles, _ db: Database, message: String, values: [String]) throws {
+        let good = try ExtractFiles.make()
         defer { good.remove() }
         #expect(try LoadTests.load(good, db).status == 0)
         let before = try LoadTests.state(db)
@@ -181,7 +181,7 @@ struct LoadProfileTests {
     @Test("the guard refuses a column named as direct identification")
     func identifyingColumn() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make(patients: ExtractFixture.patients
+            let fixture = try ExtractFiles.make(patients: ExtractFiles.patients
                 .replacingOccurrences(of: "death_date\n", with: "death_date,NHS_Number\n")
                 .replacingOccurrences(of: ",2025-01-01\n", with: ",2025-01-01,9434765919\n")
                 .replacingOccurrences(of: ",,\n", with: ",,9434765919\n"))
@@ -194,7 +194,7 @@ struct LoadProfileTests {
     @Test("the guard refuses an NHS number with a valid check digit in a free-text column, shown masked")
     func nhsNumberValue() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make(events: """
+            let fixture = try ExtractFiles.make(events: """
                 patient_id,event_date,code,code_system,value,note
                 a1,2020-01-01,N245.00,read2,,seen
                 a2,2022-02-02,22298006,snomed,,NHS 943 476 5919 given
@@ -209,7 +209,7 @@ struct LoadProfileTests {
     @Test("the guard refuses a postcode, in a free-text column or an enumerated one")
     func postcodeValue() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make(prescriptions: """
+            let fixture = try ExtractFiles.make(prescriptions: """
                 patient_id,issue_date,code,code_system,quantity,duration_days,issue_type,pharmacy
                 a1,2026-01-01,42010211000001106,dmd,100,28,repeat,High St
                 a2,2026-02-01,bd3j.00,read2,,,acute,LS1 4AP
@@ -218,7 +218,7 @@ struct LoadProfileTests {
             defer { fixture.remove() }
             try refusedByGuard(fixture, db, message: "prescriptions.csv line 3, column 'pharmacy': the value L** *** looks like a postcode",
                                values: ["LS1 4AP"])
-            let enumerated = try ExtractFixture.make(prescriptions: """
+            let enumerated = try ExtractFiles.make(prescriptions: """
                 patient_id,issue_date,code,code_system,quantity,duration_days,issue_type
                 a1,2026-01-01,42010211000001106,dmd,100,28,SW1A 2AA
 
@@ -235,7 +235,7 @@ struct LoadProfileTests {
     @Test("code columns are never checked: a SNOMED CT id that passes the NHS check digit loads")
     func snomedIsNotAnNHSNumber() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             #expect(IdentifierGuard.isValidNHSNumber("1264024002".map { Int(String($0))! }))
             let result = try LoadTests.load(fixture, db)

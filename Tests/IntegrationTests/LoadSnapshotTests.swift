@@ -11,7 +11,7 @@ struct LoadSnapshotTests {
     @Test("a canonical extract loads: typed rows, Read v2 term ids split off, a loads record, an audit entry, a summary")
     func loads() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             let result = try LoadTests.load(fixture, db, ["--json"])
             #expect(result.status == 0, "\(result.stderr)")
@@ -58,11 +58,11 @@ struct LoadSnapshotTests {
     @Test("two monthly extracts: the second replaces the first; the first's tables are dropped")
     func monthlyReplace() throws {
         try TestDatabase.withSchema { db in
-            let october = try ExtractFixture.make()
+            let october = try ExtractFiles.make()
             defer { october.remove() }
             #expect(try LoadTests.load(october, db).status == 0)
             let first = try LoadTests.lastLoad(db).id
-            let november = try ExtractFixture.make(extractDate: "2026-11-30")
+            let november = try ExtractFiles.make(extractDate: "2026-11-30")
             defer { november.remove() }
             try november.append("patients.csv", "a4,A001,2000,,F,2026-11-01,,")
             try november.append("events.csv", "a4,2026-11-15,N245.,read2,")
@@ -81,11 +81,11 @@ struct LoadSnapshotTests {
     @Test("an extract holding one of two practices replaces that one and leaves the other as it was")
     func partialExtract() throws {
         try TestDatabase.withSchema { db in
-            let both = try ExtractFixture.make()
+            let both = try ExtractFiles.make()
             defer { both.remove() }
             #expect(try LoadTests.load(both, db).status == 0)
             let first = try LoadTests.lastLoad(db).id
-            let onlyB = try ExtractFixture.make(
+            let onlyB = try ExtractFiles.make(
                 patients: "patient_id,practice_id,year_of_birth,month_of_birth,sex,registration_start,registration_end,death_date\nb1,B002,1960,1,F,1999-09-09,,\n",
                 events: "patient_id,event_date,code,code_system,value\nb1,2026-10-01,N245.,read2,\n",
                 prescriptions: "patient_id,issue_date,code,code_system,quantity,duration_days,issue_type\n",
@@ -105,7 +105,7 @@ struct LoadSnapshotTests {
     @Test("db status lists the practices' current snapshots and loads that failed or never finished")
     func databaseStatus() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             #expect(try LoadTests.load(fixture, db).status == 0)
             // A load whose session is gone: never finished.
@@ -135,7 +135,7 @@ struct LoadSnapshotTests {
     @Test("re-loading the same files is a no-op that says so; --force reloads")
     func idempotent() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             #expect(try LoadTests.load(fixture, db).status == 0)
             let first = try LoadTests.lastLoad(db).id
@@ -166,11 +166,11 @@ struct LoadSnapshotTests {
     @Test("a dry run reports before → after and changes nothing")
     func dryRun() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             #expect(try LoadTests.load(fixture, db).status == 0)
             let before = try LoadTests.state(db)
-            let next = try ExtractFixture.make(extractDate: "2026-11-30")
+            let next = try ExtractFiles.make(extractDate: "2026-11-30")
             defer { next.remove() }
             try next.append("patients.csv", "a4,A001,2000,,F,2026-11-01,,")
             let result = try LoadTests.load(next, db, ["--dry-run", "--json"])
@@ -190,7 +190,7 @@ struct LoadSnapshotTests {
     @Test("a load for a practice another load holds exits naming the holder; --wait waits for it")
     func practiceLock() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             // Another load in progress: a running loads row of this session, holding B002's lock.
             let other = try db.connection.query("""
@@ -218,11 +218,11 @@ struct LoadSnapshotTests {
     @Test("a query running while a practice is replaced sees the old or the new snapshot, never a mix, and is not blocked")
     func concurrentReader() throws {
         try TestDatabase.withSchema { db in
-            let old = try ExtractFixture.large(patients: 3000, practices: 2, eventsPerPatient: 30, tag: "o")
+            let old = try ExtractFiles.large(patients: 3000, practices: 2, eventsPerPatient: 30, tag: "o")
             defer { old.remove() }
             #expect(try LoadTests.load(old, db).status == 0)
             let oldCounts = try LoadTests.counts(db)
-            let new = try ExtractFixture.large(patients: 2000, practices: 2, eventsPerPatient: 40, tag: "n")
+            let new = try ExtractFiles.large(patients: 2000, practices: 2, eventsPerPatient: 40, tag: "n")
             defer { new.remove() }
             let reader = try db.newConnection()
             defer { reader.close() }
@@ -282,11 +282,11 @@ struct LoadSnapshotTests {
     @Test("SIGKILL mid-COPY leaves the previous snapshot intact; the next load marks it failed, cleans up and succeeds")
     func killedMidCopy() throws {
         try TestDatabase.withSchema { db in
-            let fixture = try ExtractFixture.make()
+            let fixture = try ExtractFiles.make()
             defer { fixture.remove() }
             #expect(try LoadTests.load(fixture, db).status == 0)
             let before = try LoadTests.state(db)
-            let big = try ExtractFixture.large(patients: 8000, practices: 2, eventsPerPatient: 50, tag: "k")
+            let big = try ExtractFiles.large(patients: 8000, practices: 2, eventsPerPatient: 50, tag: "k")
             defer { big.remove() }
             let process = Process()
             process.executableURL = RecruitCLI.executable

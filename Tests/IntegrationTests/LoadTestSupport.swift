@@ -7,7 +7,7 @@ import Testing
 /// Helpers shared by the loader's test suites.
 enum LoadTests {
     /// Runs `recruit load DIR ARGS` against the test's schema.
-    static func load(_ fixture: ExtractFixture, _ db: Database, _ extra: [String] = []) throws -> RecruitCLI.Result {
+    static func load(_ fixture: ExtractFiles, _ db: Database, _ extra: [String] = []) throws -> RecruitCLI.Result {
         try RecruitCLI.run(["load", fixture.path] + extra, schema: db.schema)
     }
 

@@ -1,93 +1,164 @@
 import Foundation
+import Postgres
+import RecruitKit
 
-/// A practice extract written to a temporary folder, for loader tests.
-public struct ExtractFixture {
-    public let directory: URL
-
-    /// Two practices (A001: a1, a2, a3; B002: b1, b2) with events and prescriptions; extract date 2026-10-31.
-    public static let patients = """
-        patient_id,practice_id,year_of_birth,month_of_birth,sex,registration_start,registration_end,death_date
-        a1,A001,1970,3,F,2001-01-01,,
-        a2,A001,1980,,M,2010-05-05,,
-        a3,A001,1990,12,U,2015-01-01,2020-01-01,
-        b1,B002,1960,1,F,1999-09-09,,
-        b2,B002,2001,6,M,2019-01-01,,2025-01-01
-
-        """
-    public static let events = """
-        patient_id,event_date,code,code_system,value
-        a1,2020-01-01,N245.00,read2,
-        a1,2021-01-01,N245.,read2,1.5
-        a2,2022-02-02,22298006,snomed,
-        a3,2019-03-03,XE0Uh,ctv3,-0.05
-        b1,2024-04-04,279039007,snomed,
-        b2,2024-05-05,1264024002,snomed,
-
-        """
-    public static let prescriptions = """
-        patient_id,issue_date,code,code_system,quantity,duration_days,issue_type
-        a1,2026-01-01,42010211000001106,dmd,100,28,repeat
-        a2,2026-02-01,bd3j.00,read2,,,acute
-        b1,2026-03-01,0407010F0AAAAAA,bnf,56,28,
-
-        """
-
-    /// Writes an extract; nil leaves a file out.
-    public static func make(patients: String? = ExtractFixture.patients, events: String? = ExtractFixture.events,
-                            prescriptions: String? = ExtractFixture.prescriptions,
-                            extractDate: String? = "2026-10-31") throws -> ExtractFixture {
-        let dir = try TestDatabase.temporaryDirectory("extract")
-        let fixture = ExtractFixture(directory: dir)
-        if let patients { try fixture.write("patients.csv", patients) }
-        if let events { try fixture.write("events.csv", events) }
-        if let prescriptions { try fixture.write("prescriptions.csv", prescriptions) }
-        if let extractDate {
-            try fixture.write("extract.json", "{ \"format\": \"gp-extract/1\", \"extract_date\": \"\(extractDate)\" }\n")
+/// A small extract written straight into the database for tests, as the loader
+/// would leave it: one `loads` row, its partitions, the rows, and a
+/// `practice_snapshots` row per practice pointing at it.
+///
+/// The same value drives the in-memory ``CohortOracle``, so a test states its
+/// data once and checks the SQL engine against the oracle on it.
+public struct ExtractFixture: Sendable {
+    public struct Practice: Sendable, Hashable {
+        public var id: String
+        public var extractDate: LocalDate
+        public init(_ id: String, extractDate: LocalDate) {
+            self.id = id
+            self.extractDate = extractDate
         }
-        return fixture
     }
 
-    public func write(_ name: String, _ text: String) throws {
-        try Data(text.utf8).write(to: directory.appendingPathComponent(name))
+    public struct Patient: Sendable, Hashable {
+        public var practiceID: String
+        public var patientID: String
+        public var yearOfBirth: Int
+        public var monthOfBirth: Int?
+        public var sex: String
+        public var registrationStart: LocalDate
+        public var registrationEnd: LocalDate?
+        public var deathDate: LocalDate?
+
+        public init(practiceID: String, patientID: String, yearOfBirth: Int, monthOfBirth: Int?, sex: String = "F",
+                    registrationStart: LocalDate, registrationEnd: LocalDate? = nil, deathDate: LocalDate? = nil) {
+            self.practiceID = practiceID
+            self.patientID = patientID
+            self.yearOfBirth = yearOfBirth
+            self.monthOfBirth = monthOfBirth
+            self.sex = sex
+            self.registrationStart = registrationStart
+            self.registrationEnd = registrationEnd
+            self.deathDate = deathDate
+        }
     }
 
-    public func write(_ name: String, bytes: [UInt8]) throws {
-        try Data(bytes).write(to: directory.appendingPathComponent(name))
-    }
+    /// A coded event. Read v2 codes given with their term id (`N245.00`) are
+    /// stored as the loader stores them: `N245.` with term id `00`.
+    public struct Event: Sendable, Hashable {
+        public var practiceID: String
+        public var patientID: String
+        public var date: LocalDate
+        public var code: String
+        public var termID: String?
+        public var system: CodeSystem
 
-    /// Appends a line to a file.
-    public func append(_ name: String, _ line: String) throws {
-        let url = directory.appendingPathComponent(name)
-        var text = try String(contentsOf: url, encoding: .utf8)
-        if !text.hasSuffix("\n") { text += "\n" }
-        try Data((text + line + "\n").utf8).write(to: url)
-    }
-
-    public var path: String { directory.path }
-
-    public func remove() { try? FileManager.default.removeItem(at: directory) }
-
-    /// A canonical extract of `patients` patients (P0 … P{practices-1}) with `eventsPerPatient` events each
-    /// and 3 prescriptions each, for tests that need a load to take a while.
-    public static func large(patients: Int, practices: Int = 2, eventsPerPatient: Int = 40, tag: String = "") throws -> ExtractFixture {
-        let dir = try TestDatabase.temporaryDirectory("extract-large")
-        let fixture = ExtractFixture(directory: dir)
-        try fixture.write("extract.json", "{ \"extract_date\": \"2026-10-31\" }\n")
-        var p = "patient_id,practice_id,year_of_birth,month_of_birth,sex,registration_start,registration_end,death_date\n"
-        var e = "patient_id,event_date,code,code_system,value\n"
-        var r = "patient_id,issue_date,code,code_system,quantity,duration_days,issue_type\n"
-        let codes = ["N245.00", "16C2.", "N143.", "1371.", "H33..00"]
-        for i in 0..<patients {
-            let id = "q\(tag)\(i)"
-            p += "\(id),P\(i % practices),\(1940 + i % 60),\(1 + i % 12),\(i % 2 == 0 ? "F" : "M"),2000-01-01,,\n"
-            for k in 0..<eventsPerPatient {
-                e += "\(id),20\(10 + k % 16)-0\(1 + k % 9)-1\(k % 10),\(codes[(i + k) % codes.count]),read2,\(k % 5 == 0 ? "\(k).5" : "")\n"
+        public init(practiceID: String, patientID: String, date: LocalDate, code: String, system: CodeSystem) {
+            self.practiceID = practiceID
+            self.patientID = patientID
+            self.date = date
+            self.system = system
+            if system == .read2 && code.count == 7 {
+                self.code = String(code.prefix(5))
+                self.termID = String(code.suffix(2))
+            } else {
+                self.code = code
+                self.termID = nil
             }
-            for k in 0..<3 { r += "\(id),2026-0\(1 + k)-15,42010211000001106,dmd,\(k + 10),28,repeat\n" }
         }
-        try fixture.write("patients.csv", p)
-        try fixture.write("events.csv", e)
-        try fixture.write("prescriptions.csv", r)
-        return fixture
+    }
+
+    public struct Prescription: Sendable, Hashable {
+        public var practiceID: String
+        public var patientID: String
+        public var date: LocalDate
+        public var code: String
+        public var system: CodeSystem
+
+        public init(practiceID: String, patientID: String, date: LocalDate, code: String, system: CodeSystem) {
+            self.practiceID = practiceID
+            self.patientID = patientID
+            self.date = date
+            self.system = system
+            self.code = system == .read2 && code.count == 7 ? String(code.prefix(5)) : code
+        }
+    }
+
+    public var practices: [Practice]
+    public var patients: [Patient] = []
+    public var events: [Event] = []
+    public var prescriptions: [Prescription] = []
+
+    public init(practices: [Practice]) {
+        self.practices = practices
+    }
+
+    public mutating func add(_ patient: Patient) { patients.append(patient) }
+
+    public mutating func event(_ practiceID: String, _ patientID: String, _ date: LocalDate, _ code: String, _ system: CodeSystem = .read2) {
+        events.append(Event(practiceID: practiceID, patientID: patientID, date: date, code: code, system: system))
+    }
+
+    public mutating func prescription(_ practiceID: String, _ patientID: String, _ date: LocalDate, _ code: String, _ system: CodeSystem = .dmd) {
+        prescriptions.append(Prescription(practiceID: practiceID, patientID: patientID, date: date, code: code, system: system))
+    }
+
+    /// Writes the extract as a new load and makes it the current snapshot of its practices.
+    ///
+    /// - Returns: the load id.
+    @discardableResult
+    public func write(to database: Database) throws -> Int {
+        let c = database.connection
+        return try c.transaction {
+            let loadID = try c.query("""
+                INSERT INTO loads (status, os_user, tool_version, profile_name, profile_sha256, extract_date, finished_at)
+                VALUES ('loaded', 'test', 'test', 'canonical', 'test', \(practices.map(\.extractDate).max()), now())
+                RETURNING load_id
+                """)[0].int("load_id")!
+            try c.execute("SELECT create_load_partitions(\(loadID))")
+            if !patients.isEmpty {
+                try c.execute("""
+                    INSERT INTO patients (load_id, practice_id, patient_id, year_of_birth, month_of_birth, sex,
+                                          registration_start, registration_end, death_date)
+                    SELECT \(loadID), practice_id, patient_id, yob, nullif(mob, '')::smallint, sex::"char", rs,
+                           nullif(re, '')::date, nullif(dd, '')::date
+                    FROM unnest(\(patients.map(\.practiceID))::text[], \(patients.map(\.patientID))::text[],
+                        \(patients.map(\.yearOfBirth))::int[], \(patients.map { $0.monthOfBirth.map(String.init) ?? "" })::text[],
+                        \(patients.map(\.sex))::text[], \(patients.map(\.registrationStart.description))::date[],
+                        \(patients.map { $0.registrationEnd?.description ?? "" })::text[], \(patients.map { $0.deathDate?.description ?? "" })::text[])
+                      AS x(practice_id, patient_id, yob, mob, sex, rs, re, dd)
+                    """)
+            }
+            if !events.isEmpty {
+                try c.execute("""
+                    INSERT INTO events (load_id, practice_id, patient_id, event_date, code, term_id, code_system)
+                    SELECT \(loadID), practice_id, patient_id, d, code, nullif(term_id, ''), code_system
+                    FROM unnest(\(events.map(\.practiceID))::text[], \(events.map(\.patientID))::text[], \(events.map(\.date.description))::date[],
+                                \(events.map(\.code))::text[], \(events.map { $0.termID ?? "" })::text[], \(events.map(\.system.rawValue))::text[])
+                      AS x(practice_id, patient_id, d, code, term_id, code_system)
+                    """)
+            }
+            if !prescriptions.isEmpty {
+                try c.execute("""
+                    INSERT INTO prescriptions (load_id, practice_id, patient_id, issue_date, code, code_system)
+                    SELECT \(loadID), practice_id, patient_id, d, code, code_system
+                    FROM unnest(\(prescriptions.map(\.practiceID))::text[], \(prescriptions.map(\.patientID))::text[],
+                                \(prescriptions.map(\.date.description))::date[], \(prescriptions.map(\.code))::text[],
+                                \(prescriptions.map(\.system.rawValue))::text[])
+                      AS x(practice_id, patient_id, d, code, code_system)
+                    """)
+            }
+            for practice in practices {
+                let counts = (patients.filter { $0.practiceID == practice.id }.count,
+                              events.filter { $0.practiceID == practice.id }.count,
+                              prescriptions.filter { $0.practiceID == practice.id }.count)
+                try c.execute("""
+                    INSERT INTO practice_snapshots (practice_id, load_id, extract_date, patients, events, prescriptions)
+                    VALUES (\(practice.id), \(loadID), \(practice.extractDate), \(counts.0), \(counts.1), \(counts.2))
+                    ON CONFLICT (practice_id) DO UPDATE SET load_id = excluded.load_id, extract_date = excluded.extract_date,
+                      replaced_at = now(), patients = excluded.patients, events = excluded.events, prescriptions = excluded.prescriptions
+                    """)
+            }
+            try c.execute("ANALYZE patients, events, prescriptions, practice_snapshots")
+            return loadID
+        }
     }
 }
