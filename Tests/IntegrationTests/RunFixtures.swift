@@ -29,8 +29,8 @@ enum RunFixtures {
         let runId = try conn.query("""
             INSERT INTO runs (cohort_name, cohort_version, cohort_sha256, index_date, status, history_as_of, os_user,
                               tool_version, started_at, issued_at)
-            VALUES (\(cohort), '1', \(sha), \(indexDate)::date, \(status), \(startedAt)::timestamptz, 'test', 'test',
-                    \(startedAt)::timestamptz, CASE WHEN \(status) = 'issued' THEN \(startedAt)::timestamptz END)
+            VALUES (\(cohort), '1', \(sha), \(indexDate)::date, \(status == "issued" ? "draft" : status), \(startedAt)::timestamptz,
+                    'test', 'test', \(startedAt)::timestamptz, NULL)
             RETURNING run_id
             """)[0].int("run_id")!
         for (practice, patients) in lists {
@@ -40,6 +40,10 @@ enum RunFixtures {
             for patient in patients {
                 try conn.execute("INSERT INTO run_invitations (run_id, practice_id, patient_id) VALUES (\(runId), \(practice), \(patient))")
             }
+        }
+        // An issued run is frozen (sql/0011): fill it as a draft, then issue it.
+        if status == "issued" {
+            try conn.execute("UPDATE runs SET status = 'issued', issued_at = \(startedAt)::timestamptz WHERE run_id = \(runId)")
         }
         return runId
     }
