@@ -23,6 +23,7 @@ struct Recruit: ParsableCommand {
             FeedbackCommand.self,
             HistoryCommand.self,
             CodeListsCommand.self,
+            SynthCommand.self,
         ]
     )
 }
