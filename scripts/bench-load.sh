@@ -72,7 +72,7 @@ psql -X -q -c "ALTER SYSTEM SET shared_buffers = '2GB'" -c "ALTER SYSTEM SET mai
   -c "ALTER SYSTEM SET max_wal_size = '8GB'"
 env -u PGHOST "$recruit" db stop --cluster-dir "$cluster" -q >/dev/null
 info=$(start)
-log "cluster: $(psql -X -At -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'maintenance_work_mem', 'max_wal_size', 'wal_level', 'synchronous_commit', 'max_parallel_maintenance_workers')")"
+log "cluster: $(psql -X -At -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'maintenance_work_mem', 'max_wal_size', 'wal_level', 'synchronous_commit', 'max_parallel_maintenance_workers')")"
 
 # The baseline needs code lists with code and code_system (its query part is not what is timed here).
 codelists="$tmp/codelists"

@@ -12,9 +12,11 @@
 -- COPYs into them (no WAL under wal_level = minimal, rows frozen by COPY
 -- FREEZE), indexes them there, then ATTACHes them (SHARE UPDATE EXCLUSIVE on
 -- the parent: readers are not blocked) and, in a second short transaction,
--- moves the practices' pointers. Indexes are per partition (none on the
--- parents, so ATTACH builds nothing): patients (practice_id, patient_id)
--- unique; events (code, event_date); prescriptions (code, issue_date).
+-- moves the practices' pointers. A load's events are filled as two halves
+-- split by patient id (events_l<ID>_1, events_l<ID>_2: two COPY streams),
+-- attached as the range partitions of events_l<ID>. Indexes are per partition
+-- (none on the parents, so ATTACH builds nothing): patients (practice_id,
+-- patient_id) unique; events (code, event_date); prescriptions (code, issue_date).
 -- See docs/design.md, "Snapshots".
 --
 -- Readers that run several statements must use one snapshot (REPEATABLE

@@ -58,7 +58,7 @@ enum LoadTests {
     static func tables(_ db: Database, load: Int) throws -> [String] {
         try db.connection.query("""
             SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = current_schema() AND relname ~ \("_l\(load)$") ORDER BY 1
+            WHERE n.nspname = current_schema() AND relname ~ \("_l\(load)(_[0-9]+)?$") ORDER BY 1
             """).map { $0.string("relname") }
     }
 

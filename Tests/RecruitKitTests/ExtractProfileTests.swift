@@ -53,7 +53,7 @@ import Testing
         #expect(error(Self.minimal.replacingOccurrences(of: "      sex: sex", with: "      gender: sex"))?
             .hasPrefix("profile p.yaml line 9: unknown key 'gender' in files.patients.columns") == true)
         #expect(error(Self.minimal.replacingOccurrences(of: "      registration_start: start\n", with: ""))
-                == "profile p.yaml line 5: files.patients.columns has no mapping for the required column registration_start")
+                == "profile p.yaml line 6: files.patients.columns has no mapping for the required column registration_start")
         #expect(error(Self.minimal.replacingOccurrences(of: "code: c, code_system: { constant: read2 }", with: "code: { column: c, lookup: med }, code_system: { constant: read2 }"))?
             .contains("line 13: lookup 'med' names no dictionary") == true)
         #expect(error(Self.minimal.replacingOccurrences(of: "profile: small", with: "profile: small\ndate_formats: [dd/MM/yy]"))?

@@ -120,12 +120,12 @@ extension ExtractLoader {
     func dropUnreferencedTables() throws -> [Int] {
         let conn = db.connection
         let rows = try conn.query("""
-            SELECT c.relname, c.relispartition, substring(c.relname from '_l([0-9]+)$')::bigint AS load_id
+            SELECT c.relname, c.relispartition, substring(c.relname from '_l([0-9]+)')::bigint AS load_id
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = current_schema() AND c.relkind = 'r'
-              AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+$'
-              AND substring(c.relname from '_l([0-9]+)$')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
-              AND substring(c.relname from '_l([0-9]+)$')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
+            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+              AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+(_[0-9]+)?$'
+              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
+              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
             ORDER BY 3, 1
             """)
         var byLoad: [Int: [String]] = [:]
@@ -240,6 +240,17 @@ extension ExtractLoader {
         try conn.transaction {
             for kind in CanonicalFile.allCases {
                 let table = Self.tableName(kind, run.loadID)
+                if kind == .events, let key = run.eventsSplit {
+                    // The two halves under one partitioned table (not yet visible to readers); the
+                    // halves' CHECK constraints prove both levels' partition constraints: no scan.
+                    let bound = Self.quoteLiteral(String(decoding: key, as: UTF8.self))
+                    try conn.execute("""
+                        CREATE TABLE \(identifier: table) (LIKE \(identifier: kind.table) INCLUDING DEFAULTS)
+                        PARTITION BY RANGE (patient_id)
+                        """)
+                    try conn.execute("ALTER TABLE \(identifier: table) ATTACH PARTITION \(identifier: Self.leafName(kind, run.loadID, 1)) FOR VALUES FROM (MINVALUE) TO (\(unsafeRaw: bound))")
+                    try conn.execute("ALTER TABLE \(identifier: table) ATTACH PARTITION \(identifier: Self.leafName(kind, run.loadID, 2)) FOR VALUES FROM (\(unsafeRaw: bound)) TO (MAXVALUE)")
+                }
                 try conn.execute("ALTER TABLE \(identifier: kind.table) ATTACH PARTITION \(identifier: table) FOR VALUES IN (\(unsafeRaw: String(run.loadID)))")
             }
         }

@@ -84,34 +84,57 @@ extension ExtractLoader {
         }
     }
 
-    /// A load's table for one file: create, COPY, check, index, commit.
+    /// A load's table(s) for one file: create, COPY, check, index, commit.
     ///
     /// The table is created in the transaction that fills it, so a server with
     /// `wal_level = minimal` writes no WAL for it, and COPY FREEZE writes its
-    /// rows frozen and all-visible (no later VACUUM). Nothing is committed
-    /// when the file is refused, the load is a dry run, or another file refused.
+    /// rows frozen and all-visible (no later VACUUM). Events are split by
+    /// patient id into two tables filled on two connections at once (one
+    /// thread converts, two server processes insert), indexed in parallel, and
+    /// attached under one partitioned `events_l<ID>` at the swap. Nothing is
+    /// committed when the file is refused, the load is a dry run, or another file refused.
     static func runFile(_ input: FileStreamer.Input, _ result: StreamResult, on conn: Connection, settings: StreamSettings,
                         control: LoadControl, progress: (any LoadProgress)?, logger: Logger) throws {
-        let table = tableName(input.kind, settings.loadID)
         let streamer = FileStreamer(input, control: control, progress: progress)
-        try conn.executeScript(unsafeSQL: "BEGIN")
+        let tables = streamer.streamCount == 1 ? [tableName(input.kind, settings.loadID)]
+            : (1...streamer.streamCount).map { leafName(input.kind, settings.loadID, $0) }
+        var connections = [conn]
+        var extra: Connection? = nil
+        defer { extra?.close() }
+        if tables.count > 1 {
+            let c = try Connection(conninfo: settings.conninfo, applicationName: "recruit load \(settings.loadID)")
+            try Database.useSchema(c, settings.schema)
+            extra = c
+            connections.append(c)
+        }
+        for c in connections { try c.executeScript(unsafeSQL: "BEGIN") }
         var open = true
-        defer { if open { try? conn.executeScript(unsafeSQL: "ROLLBACK") } }
-        try conn.execute("SET LOCAL synchronous_commit = off")
-        try conn.execute("""
-            CREATE TABLE \(identifier: table) (LIKE \(identifier: input.kind.table) INCLUDING DEFAULTS,
-              CONSTRAINT \(identifier: table + "_load") CHECK (load_id = \(unsafeRaw: String(settings.loadID))))
-            """)
+        defer { if open { for c in connections { try? c.executeScript(unsafeSQL: "ROLLBACK") } } }
+        for (i, c) in connections.enumerated() {
+            try c.execute("SET LOCAL synchronous_commit = off")
+            try c.execute(createStatement(input.kind, table: tables[i], loadID: settings.loadID,
+                                          range: input.splitKey.map { (i, $0) }))
+        }
         let copyStarted = Date()
         var stats: FileStreamer.Stats?
         struct StopCopy: Error {}
-        do {
-            let copied = try conn.copyIn("COPY \(identifier: table) FROM STDIN (FORMAT binary, FREEZE)") { writer in
-                let s = try streamer.stream(registering: false, writer: writer)
+        // One COPY per connection, nested, so that one thread feeds them all.
+        func copy(_ index: Int, _ writers: [CopyInWriter]) throws -> Int {
+            if index == connections.count {
+                let s = try streamer.stream(registering: false, writers: writers)
                 stats = s
                 // Abort the COPY (the server discards it) when the file is refused anyway.
                 if s.exceeds(settings.maxRejectRate) || control.isCancelled { throw StopCopy() }
+                return 0
             }
+            var inner = 0
+            let copied = try connections[index].copyIn("COPY \(identifier: tables[index]) FROM STDIN (FORMAT binary, FREEZE)") { w in
+                inner = try copy(index + 1, writers + [w])
+            }
+            return copied + inner
+        }
+        do {
+            let copied = try copy(0, [])
             if let s = stats, copied != s.loaded {
                 throw RecruitError.environment("\(s.fileName): the server copied \(copied) rows where \(s.loaded) were sent")
             }
@@ -133,25 +156,65 @@ extension ExtractLoader {
         }
         progress?.phase(file: s.fileName, "indexing")
         let indexStarted = Date()
-        try conn.execute("SET LOCAL maintenance_work_mem = \(unsafeRaw: quoteLiteral(settings.maintenanceWorkMem))")
-        try conn.execute("SET LOCAL max_parallel_maintenance_workers = \(unsafeRaw: String(settings.parallelWorkers))")
-        for statement in indexStatements(input.kind, table: table) {
-            try conn.execute(statement)
+        if connections.count > 1 {
+            // Both halves at once, each on its connection (one server process each).
+            let other = UncheckedBox((connections[1], tables[1]))
+            let failure = LockedValue<(any Error)?>(nil)
+            let group = DispatchGroup()
+            group.enter()
+            let kind = input.kind
+            Thread.detachNewThread {
+                defer { group.leave() }
+                do { try buildIndexes(kind, table: other.value.1, on: other.value.0, settings: settings, workers: 0) } catch { failure.set(error) }
+            }
+            var mine: (any Error)?
+            do { try buildIndexes(kind, table: tables[0], on: connections[0], settings: settings, workers: 0) } catch { mine = error }
+            group.wait()
+            if let error = mine ?? failure.value { throw error }
+        } else {
+            try buildIndexes(input.kind, table: tables[0], on: conn, settings: settings, workers: settings.parallelWorkers)
         }
-        try conn.execute("ANALYZE \(identifier: table)")
         result.indexSeconds = Date().timeIntervalSince(indexStarted)
         if control.isCancelled {
             progress?.phase(file: s.fileName, "stopped")
             return
         }
         let commitStarted = Date()
-        try conn.executeScript(unsafeSQL: "COMMIT")
+        for c in connections { try c.executeScript(unsafeSQL: "COMMIT") }
         open = false
         result.committed = true
         result.commitSeconds = Date().timeIntervalSince(commitStarted)
         progress?.phase(file: s.fileName, "done")
         logger.debug("file loaded", metadata: ["file": "\(s.fileName)", "rows": "\(s.loaded)",
                                                "copy_s": "\(result.copySeconds)", "index_s": "\(result.indexSeconds)"])
+    }
+
+    /// The name of one of a split file's tables: `events_l42_1`.
+    static func leafName(_ kind: CanonicalFile, _ loadID: Int, _ part: Int) -> String { "\(kind.table)_l\(loadID)_\(part)" }
+
+    /// `CREATE TABLE` for a load's table, with the CHECK constraints that let
+    /// ATTACH skip its validation scan: the load id and, for a split file's
+    /// part, its range of patient ids (part 0 below the key, part 1 from it).
+    static func createStatement(_ kind: CanonicalFile, table: String, loadID: Int, range: (part: Int, key: [UInt8])?) -> SQL {
+        var sql: SQL = """
+            CREATE TABLE \(identifier: table) (LIKE \(identifier: kind.table) INCLUDING DEFAULTS,
+              CONSTRAINT \(identifier: table + "_load") CHECK (load_id = \(unsafeRaw: String(loadID)))
+            """
+        if let range {
+            let op = range.part == 0 ? "<" : ">="
+            sql.append(", CONSTRAINT \(identifier: table + "_range") CHECK (patient_id \(unsafeRaw: op) \(unsafeRaw: quoteLiteral(String(decoding: range.key, as: UTF8.self))))")
+        }
+        sql.append(")")
+        return sql
+    }
+
+    static func buildIndexes(_ kind: CanonicalFile, table: String, on conn: Connection, settings: StreamSettings, workers: Int) throws {
+        try conn.execute("SET LOCAL maintenance_work_mem = \(unsafeRaw: quoteLiteral(settings.maintenanceWorkMem))")
+        try conn.execute("SET LOCAL max_parallel_maintenance_workers = \(unsafeRaw: String(workers))")
+        for statement in indexStatements(kind, table: table) {
+            try conn.execute(statement)
+        }
+        try conn.execute("ANALYZE \(identifier: table)")
     }
 
     /// The indexes the cohort engine needs, and no more: patients by (practice_id, patient_id),
@@ -182,6 +245,15 @@ extension ExtractLoader {
             }
         }
     }
+}
+
+/// A value shared between threads under a lock.
+final class LockedValue<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+    func set(_ value: T) { lock.lock(); stored = value; lock.unlock() }
 }
 
 /// Carries a non-Sendable value into a thread that becomes its only user.

@@ -127,6 +127,8 @@ public final class ExtractLoader {
         var sameAsLoad: Int?
         /// The first pass found the patients file over the threshold: only its rejects are streamed.
         var patientsOverThreshold = false
+        /// The patient id that splits the events into two tables (two COPY streams).
+        var eventsSplit: [UInt8]?
 
         mutating func releaseLocks(_ conn: Connection) {
             for key in lockedPractices.reversed() { try? conn.advisoryUnlock(key) }
@@ -187,18 +189,22 @@ public final class ExtractLoader {
         run.registry = registry
         let control = LoadControl()
         let spoolDirectory = FileManager.default.temporaryDirectory
+        var eventsSplit: [UInt8]? = nil
         func input(_ kind: CanonicalFile) -> FileStreamer.Input {
             FileStreamer.Input(kind: kind, url: run.files[kind]!, spec: profile.files[kind]!, profile: profile,
                                dictionaries: run.dictionaries, registry: registry, loadID: run.loadID,
                                extractDay: DateFormat.dayNumber(year: extractDate.year, month: extractDate.month, day: extractDate.day)!,
-                               maxRejectRate: options.maxRejectRate, spoolDirectory: spoolDirectory)
+                               maxRejectRate: options.maxRejectRate, spoolDirectory: spoolDirectory,
+                               splitKey: kind == .events ? eventsSplit : nil)
         }
         progress?.step("checking patients (first pass)")
         let firstPassStarted = Date()
-        let firstPass = try FileStreamer(input(.patients), control: control, progress: nil).stream(registering: true, writer: nil)
+        let firstPass = try FileStreamer(input(.patients), control: control, progress: nil).stream(registering: true, writers: [])
         summary.timings["patients_first_pass_s"] = (Date().timeIntervalSince(firstPassStarted) * 1000).rounded() / 1000
         // Over the threshold already: the second pass only records the patients' rejects, then the load is refused.
         run.patientsOverThreshold = firstPass.exceeds(options.maxRejectRate)
+        eventsSplit = registry.medianPatientID()
+        run.eventsSplit = eventsSplit
         let loadable = registry.loadablePractices()
         run.practices = loadable.sorted { registry.practiceIDs[$0].lexicographicallyPrecedes(registry.practiceIDs[$1]) }
         let practiceIDs = run.practices.map { registry.practiceID($0) }

@@ -16,6 +16,9 @@ final class FileStreamer {
         let extractDay: Int32
         let maxRejectRate: Double
         let spoolDirectory: URL
+        /// Events only: rows of patients before this id (byte order) go to the
+        /// first stream, the others to the second (two COPY streams, two tables).
+        var splitKey: [UInt8]? = nil
     }
 
     /// What streaming a file found.
@@ -45,7 +48,10 @@ final class FileStreamer {
     private let input: Input
     private let control: LoadControl
     private let progress: (any LoadProgress)?
-    private let out = BinaryCopyBuffer(capacity: 1 << 21)
+    /// One COPY buffer per output stream; `out` is the current row's.
+    private let outs: [BinaryCopyBuffer]
+    private var out: BinaryCopyBuffer
+    private var outIndex = 0
     private var plan: FilePlan!
     private var reader: DelimitedReader!
     private var stats: Stats
@@ -60,6 +66,8 @@ final class FileStreamer {
         self.control = control
         self.progress = progress
         stats = Stats(kind: input.kind, fileName: input.spec.file)
+        outs = (0..<(input.splitKey == nil ? 1 : 2)).map { _ in BinaryCopyBuffer(capacity: 1 << 21) }
+        out = outs[0]
         practiceIDs = input.registry.practiceIDs
         var field: [UInt8] = [0, 0, 0, 8]
         withUnsafeBytes(of: UInt64(input.loadID).bigEndian) { field.append(contentsOf: $0) }
@@ -67,7 +75,10 @@ final class FileStreamer {
         extractYear = DateFormat.year(ofDay: input.extractDay)
     }
 
-    /// The spool holding this file's rejects (after ``stream(registering:writer:)``).
+    /// The number of COPY streams this file needs (2 for split events).
+    var streamCount: Int { outs.count }
+
+    /// The spool holding this file's rejects (after ``stream(registering:writers:)``).
     var rejectSpool: RejectSpool? { spool }
 
     /// Reads the header and compiles the plan (also used to check headers before anything is loaded).
@@ -85,11 +96,12 @@ final class FileStreamer {
     ///
     /// - Parameters:
     ///   - registering: the first pass over patients: fill the registry, send nothing.
-    ///   - writer: the COPY stream (nil when registering).
+    ///   - writers: the COPY streams, ``streamCount`` of them (none when registering).
     /// - Throws: ``RecruitError`` (refused) for whole-file problems (bad
     ///   text, an identifier found by the guard); ``Cancelled`` when another
     ///   file refused the load.
-    func stream(registering: Bool, writer: CopyInWriter?) throws -> Stats {
+    func stream(registering: Bool, writers: [CopyInWriter]) throws -> Stats {
+        precondition(registering ? writers.isEmpty : writers.count == outs.count)
         let started = Date()
         reader = try DelimitedReader(url: input.url, options: input.spec.format.readerOptions)
         stats.fileName = reader.name
@@ -99,7 +111,7 @@ final class FileStreamer {
         stats.perPractice = [Int](repeating: 0, count: practiceIDs.count)
         if !registering {
             spool = try RejectSpool(directory: input.spoolDirectory, loadID: input.loadID, file: reader.name)
-            out.rawAppend(BinaryCopyBuffer.header.withUnsafeBytes { $0 })
+            for o in outs { o.rawAppend(BinaryCopyBuffer.header.withUnsafeBytes { $0 }) }
         }
         progress?.started(file: reader.name, kind: input.kind.rawValue, bytes: reader.fileSize)
         let columnCount = plan.columnCount
@@ -138,8 +150,8 @@ final class FileStreamer {
                 }
                 continue
             }
+            // Every rule is checked before a row's first byte is written: a rejected row writes nothing.
             let outcome: Outcome
-            out.mark()
             switch input.kind {
             case .patients: outcome = convertPatient(registering: registering)
             case .events: outcome = convertEvent()
@@ -153,23 +165,21 @@ final class FileStreamer {
                 }
                 stats.perPractice[practice] += 1
             case .rejected(let reason):
-                out.rollback()
                 try reject(reason, maskRaw: false, registering: registering)
             case .skipped:
-                out.rollback()
                 stats.skipped += 1
             }
-            if registering {
-                out.reset()
-            } else if out.count >= 1 << 20, let writer {
-                try writer.write(out.bytes)
+            if !registering && out.count >= 1 << 20 {
+                try writers[outIndex].write(out.bytes)
                 out.reset()
             }
         }
-        if let writer, !stats.refusedEarly {
-            out.rawAppend(BinaryCopyBuffer.trailer.withUnsafeBytes { $0 })
-            try writer.write(out.bytes)
-            out.reset()
+        if !registering && !stats.refusedEarly {
+            for (o, writer) in zip(outs, writers) {
+                o.rawAppend(BinaryCopyBuffer.trailer.withUnsafeBytes { $0 })
+                try writer.write(o.bytes)
+                o.reset()
+            }
         }
         try spool?.flush()
         stats.sha256 = reader.sha256
@@ -226,6 +236,16 @@ final class FileStreamer {
     }
 
     // MARK: Field rules
+
+    /// Byte order, as PostgreSQL's "C" collation compares text: memcmp, then the shorter first.
+    @inline(__always)
+    static func precedes(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {
+        b.withUnsafeBytes { b in
+            let n = min(a.count, b.count)
+            let c = n == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, n)
+            return c < 0 || (c == 0 && a.count < b.count)
+        }
+    }
 
     @inline(__always)
     static func isPatientID(_ v: UnsafeRawBufferPointer) -> Bool {
@@ -380,6 +400,10 @@ final class FileStreamer {
             if valueText.count > 0 {
                 guard let d = DecimalText(valueText) else { throw RowReject("invalid value") }
                 decimal = d
+            }
+            if let split = input.splitKey {
+                outIndex = Self.precedes(pidValue, split) ? 0 : 1
+                out = outs[outIndex]
             }
             out.beginRow(fields: 8)
             out.rawAppend(loadIDField.withUnsafeBytes { $0 })

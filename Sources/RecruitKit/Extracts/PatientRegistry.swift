@@ -52,5 +52,23 @@ final class PatientRegistry: @unchecked Sendable {
         return out
     }
 
+    /// About the median loadable patient id (byte order), from a sample of up
+    /// to 20,000 ids: the key that splits the events into two halves of
+    /// roughly equal size. Nil when no patient is loadable.
+    func medianPatientID() -> [UInt8]? {
+        let step = max(1, patients.count / 20_000)
+        var sample: [[UInt8]] = []
+        var i = 0
+        patients.forEach { key, v in
+            if v & (Self.rejected | Self.duplicate | Self.skipped) == 0 {
+                if i % step == 0 { sample.append(Array(key)) }
+                i += 1
+            }
+        }
+        guard !sample.isEmpty else { return nil }
+        sample.sort { $0.lexicographicallyPrecedes($1) }
+        return sample[sample.count / 2]
+    }
+
     func practiceID(_ index: Int) -> String { String(decoding: practiceIDs[index], as: UTF8.self) }
 }
