@@ -18,10 +18,15 @@ struct Recruit: ParsableCommand {
         version: BuildInfo.versionString,
         subcommands: [
             DatabaseCommand.self,
+            SynthCommand.self,
+            LoadCommand.self,
             CodeListsCommand.self,
             CohortCommand.self,
             RunCommand.self,
             RunsCommand.self,
+            FeedbackCommand.self,
+            HistoryCommand.self,
+            AuditCommand.self,
         ]
     )
 }
