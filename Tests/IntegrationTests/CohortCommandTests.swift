@@ -147,7 +147,7 @@ struct CohortCommandTests {
         let result = try RecruitCLI.run(["cohort", "sql", Self.reference, "--codelists", lists.path, "--index-date", "2026-07-01", "--practice", "A81001"])
         #expect(result.status == 0)
         let statement = result.stdout.components(separatedBy: "-- parameters")[0]
-        #expect(statement.contains("WITH cl AS") && statement.contains("FROM current_events") && statement.contains("practice_snapshots"))
+        #expect(statement.contains("WITH cle AS") && statement.contains("FROM current_events") && statement.contains("practice_snapshots"))
         #expect(!statement.contains("2026-07-01") && !statement.contains("A81001") && !statement.contains("N245."))
         #expect(result.stdout.contains("date = 2026-07-01  -- D: the index date"))
         #expect(result.stdout.contains("= 730  -- condition 1: window starts D minus: 730 (chronic_pain_lookback_days)"))
@@ -155,7 +155,9 @@ struct CohortCommandTests {
         let object = try JSONDecoder().decode(JSONValue.self, from: Data(json.stdout.utf8))
         guard case .array(let parameters)? = object["parameters"] else { Issue.record("no parameters"); return }
         #expect(parameters.count > 50)
-        #expect(parameters[3]["value"] == .null)  // no --index-date: D is the extract date at run time
+        // No --index-date: D is the extract date at run time.
+        let d = parameters.first { if case .string(let note)? = $0["note"] { return note.hasPrefix("D:") } else { return false } }
+        #expect(d?["value"] == .null)
     }
 
     @Test("cohort explain prints the numbered protocol")

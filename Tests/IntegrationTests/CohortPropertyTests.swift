@@ -112,20 +112,24 @@ struct CohortPropertyTests {
             let oracle = CohortOracle(cohort: cohort, extract: extract, history: history, indexDate: scenario.indexDate,
                                       historyAsOf: Self.asOf, ignoredRunIDs: Set(ignored))
 
-            let steps = try evaluator.steps(on: db, indexDate: scenario.indexDate, practices: scenario.practices,
-                                            historyAsOf: asOf, ignoredRunIDs: ignored)
             let expected = oracle.steps(practices: scenario.practices)
-            #expect(steps.count == expected.count)
-            for (sql, mem) in zip(steps, expected) where sql != mem {
-                Issue.record("patient \(mem.practiceID)/\(mem.patientID): SQL step \(sql.leftAt), oracle step \(mem.leftAt)")
-            }
-            let evaluation = try evaluator.evaluate(on: db, indexDate: scenario.indexDate, practices: scenario.practices,
-                                                    historyAsOf: asOf, ignoredRunIDs: ignored)
-            #expect(evaluation.yields == oracle.yields(practices: scenario.practices))
+            let yields = oracle.yields(practices: scenario.practices)
             let invitations = oracle.invitations(practices: scenario.practices)
-            #expect(evaluation.invitations.count == invitations.count)
-            for (sql, mem) in zip(evaluation.invitations, invitations) where sql != mem {
-                Issue.record("invitee \(mem.practiceID)/\(mem.patientID): SQL evidence \(sql.evidence), oracle \(mem.evidence)")
+            // Both ways of finding the records must give the same answer.
+            for access in CohortQueryContext.RecordAccess.allCases {
+                let steps = try evaluator.steps(on: db, indexDate: scenario.indexDate, practices: scenario.practices,
+                                                historyAsOf: asOf, ignoredRunIDs: ignored, recordAccess: access)
+                #expect(steps.count == expected.count)
+                for (sql, mem) in zip(steps, expected) where sql != mem {
+                    Issue.record("\(access): patient \(mem.practiceID)/\(mem.patientID): SQL step \(sql.leftAt), oracle step \(mem.leftAt)")
+                }
+                let evaluation = try evaluator.evaluate(on: db, indexDate: scenario.indexDate, practices: scenario.practices,
+                                                        historyAsOf: asOf, ignoredRunIDs: ignored, recordAccess: access)
+                #expect(evaluation.yields == yields, "\(access)")
+                #expect(evaluation.invitations.count == invitations.count, "\(access)")
+                for (sql, mem) in zip(evaluation.invitations, invitations) where sql != mem {
+                    Issue.record("\(access): invitee \(mem.practiceID)/\(mem.patientID): SQL evidence \(sql.evidence), oracle \(mem.evidence)")
+                }
             }
             // The fixture must exercise the cohort: people left at every step, and some invited.
             let reached = Set(expected.map(\.leftAt))

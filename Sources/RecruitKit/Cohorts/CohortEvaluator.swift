@@ -25,7 +25,15 @@ public struct CohortEvaluator {
     /// Session settings for the evaluation (the cost model of an SSD-backed
     /// server; no JIT, whose compile time costs more than it saves here; room
     /// to hash and sort per-patient rows in memory).
-    static let sessionSettings = [("random_page_cost", "1.1"), ("jit", "off"), ("work_mem", "256MB")]
+    ///
+    /// The planner misjudges how many rows survive the views' join with
+    /// `practice_snapshots` (two correlated columns) and would sort millions of
+    /// records for a merge join; hash joins and hash aggregates are the right
+    /// plan for this statement at every size, so merge joins are off. Parallel
+    /// workers are off as in the baseline: on a busy 2-core server they cost
+    /// more than they give.
+    static let sessionSettings = [("random_page_cost", "1.1"), ("jit", "off"), ("work_mem", "256MB"),
+                                  ("enable_mergejoin", "off"), ("max_parallel_workers_per_gather", "0")]
 
     /// Evaluates the cohort: yield per practice and in total, and the invitees with evidence.
     ///
@@ -42,12 +50,12 @@ public struct CohortEvaluator {
     /// - Throws: ``RecruitError`` (refused) for an unknown practice, no loaded
     ///   practice, or differing extract dates without an index date.
     public func evaluate(on database: Database, indexDate: LocalDate?, practices: [String]?,
-                         historyAsOf: String? = nil, ignoredRunIDs: [Int] = []) throws -> CohortEvaluation {
+                         historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
+                         recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> CohortEvaluation {
         let connection = database.connection
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
-            let context = CohortQueryContext(indexDate: scope.indexDate, practices: scope.restricted ? scope.practices.map(\.practiceID) : nil,
-                                             historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs)
+            let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
             let query = CohortSQLCompiler.compile(cohort, context: context, shape: .run)
             let started = Date()
             let result = try connection.query(query.statement.sql)
@@ -62,17 +70,28 @@ public struct CohortEvaluator {
 
     /// Every patient's step (for tests and for explaining one patient), by practice then patient.
     public func steps(on database: Database, indexDate: LocalDate?, practices: [String]?,
-                      historyAsOf: String? = nil, ignoredRunIDs: [Int] = []) throws -> [PatientStep] {
+                      historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
+                      recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> [PatientStep] {
         let connection = database.connection
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
-            let context = CohortQueryContext(indexDate: scope.indexDate, practices: scope.restricted ? scope.practices.map(\.practiceID) : nil,
-                                             historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs)
+            let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
             let query = CohortSQLCompiler.compile(cohort, context: context, shape: .steps)
             return try connection.query(query.statement.sql).map {
                 PatientStep(practiceID: $0.string("practice_id"), patientID: $0.string("patient_id"), leftAt: $0.int("left_at") ?? -1)
             }
         }
+    }
+
+    /// The compiler's context for a scope; the record access is chosen from
+    /// the number of codes and of loaded partitions unless given.
+    func context(_ scope: Scope, ignoredRunIDs: [Int], recordAccess: CohortQueryContext.RecordAccess?) -> CohortQueryContext {
+        let codes = Set(cohort.codeLists.flatMap(\.codes)).count
+        let loads = Set(scope.practices.map(\.loadID)).count
+        let access = recordAccess ?? CohortQueryContext.recordAccess(codes: codes, loads: loads)
+        logger.debug("cohort record access", metadata: ["access": "\(access.rawValue)", "codes": "\(codes)", "loads": "\(loads)"])
+        return CohortQueryContext(indexDate: scope.indexDate, practices: scope.restricted ? scope.practices.map(\.practiceID) : nil,
+                                  historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs, recordAccess: access)
     }
 
     /// Chooses the practices and the index date, applies the session settings
@@ -140,10 +159,13 @@ public struct CohortEvaluator {
             var evidence: [CriterionEvidence] = []
             for spec in query.evidence {
                 let e = "e\(spec.step)"
-                let code = row.string("\(e)_code"), system = row.string("\(e)_system")
-                let term = CodeSystem(rawValue: system).map { cohort.term(of: SystemCode(system: $0, code: code), lists: spec.lists) } ?? ""
-                var item = CriterionEvidence(criterionID: spec.criterionID, code: code, codeSystem: system, term: term,
-                                             date: row.date("\(e)_date"))
+                var item = CriterionEvidence(criterionID: spec.criterionID, code: "", codeSystem: "", term: "", date: nil)
+                if let key = row.int("\(e)_key"), let (date, code) = query.decode(evidenceKey: key) {
+                    item.code = code.code
+                    item.codeSystem = code.system.rawValue
+                    item.term = cohort.term(of: code, lists: spec.lists)
+                    item.date = date
+                }
                 if spec.hasPrescriptions {
                     item.count = row.int("\(e)_count")
                     item.first = row.date("\(e)_first")

@@ -13,12 +13,35 @@ public struct CohortQueryContext: Sendable {
     /// Runs whose invitations criterion 11 ignores: the run being made supersedes
     /// them for its practices (and its reproduction passes the same ids).
     public var ignoredRunIDs: [Int]
+    /// How the records of the code lists are found.
+    public var recordAccess: RecordAccess
 
-    public init(indexDate: LocalDate?, practices: [String]? = nil, historyAsOf: String? = nil, ignoredRunIDs: [Int] = []) {
+    /// How the statement finds the records whose code is in a list. Both give
+    /// the same rows; they differ in cost.
+    public enum RecordAccess: String, Sendable, CaseIterable {
+        /// Each code looked up on its own through the `(code, date)` index, its
+        /// window as the index range: reads only the records that can matter;
+        /// costs one index probe per code and loaded partition.
+        case byCode = "by_code"
+        /// One pass over every record of the snapshots with the codes as a
+        /// hashed filter: costs a read of every record; better when many
+        /// partitions (loads) would multiply the probes.
+        case scan
+    }
+
+    public init(indexDate: LocalDate?, practices: [String]? = nil, historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
+                recordAccess: RecordAccess = .byCode) {
         self.indexDate = indexDate
         self.practices = practices
         self.historyAsOf = historyAsOf
         self.ignoredRunIDs = ignoredRunIDs
+        self.recordAccess = recordAccess
+    }
+
+    /// The access that costs less: by code unless the probes (codes times
+    /// loaded partitions) outnumber what a scan would cost.
+    public static func recordAccess(codes: Int, loads: Int) -> RecordAccess {
+        codes * max(loads, 1) <= 150_000 ? .byCode : .scan
     }
 }
 
@@ -39,9 +62,10 @@ public struct CompiledCohortQuery: Sendable {
         /// The yield table and the invitation list with evidence, in one result:
         /// `part` 0 rows are yield rows (`practice_id`, `step`, `remaining`), in
         /// order, `__total__` last; `part` 1 rows are invitees (`practice_id`,
-        /// `patient_id`, then per evidence criterion `eN_code`, `eN_system`,
-        /// `eN_date` and, with prescriptions, `eN_count`, `eN_first`, `eN_last`),
-        /// ordered by practice then patient in byte order.
+        /// `patient_id`, then per evidence criterion `eN_key` (the latest record
+        /// that satisfied it, see ``CompiledCohortQuery/decode(evidenceKey:)``)
+        /// and, with prescriptions, `eN_count`, `eN_first`, `eN_last`), ordered
+        /// by practice then patient in byte order.
         case run
         /// Every patient's step (`practice_id`, `patient_id`, `left_at`: the
         /// criterion that removed them, 0 when they stayed to the end).
@@ -51,6 +75,17 @@ public struct CompiledCohortQuery: Sendable {
     public var shape: Shape
     public var statement: AnnotatedSQL
     public var evidence: [EvidenceSpec]
+    /// The codes of the lists by rank (byte order of code, then coding system).
+    public var codes: [SystemCode]
+
+    /// The record an evidence key names: its date and code.
+    public func decode(evidenceKey key: Int) -> (date: LocalDate, code: SystemCode)? {
+        let scale = 1 << CohortSQLCompiler.evidenceRankBits
+        let days = key >= 0 ? key / scale : -((-key + scale - 1) / scale)
+        let rank = scale - 1 - (key - days * scale)
+        guard rank >= 0, rank < codes.count else { return nil }
+        return (LocalDate(dayNumber: days), codes[rank])
+    }
 }
 
 /// Compiles a ``ResolvedCohort`` into one SQL statement that evaluates every
@@ -58,18 +93,18 @@ public struct CompiledCohortQuery: Sendable {
 ///
 /// The plan of the statement:
 /// 1. `cl`: every code of every list the cohort names, with a bit mask of the
-///    lists holding it (three array parameters);
-/// 2. `m`: the events and prescriptions whose code is in one of those lists and
-///    whose date is within the widest window any condition reads (the few
-///    records that matter, found through the code);
-/// 3. `a`: per patient, for each record condition, the counts, first and last
-///    dates, or latest dates it needs (one aggregation with FILTER clauses);
-/// 4. `st`: every patient of the practices' current snapshots with the first
-///    criterion they fail (`left_at`, 0 for none), in criterion order; history
-///    conditions (criteria 11, 12) are subqueries that run only for the
-///    patients that reach them;
-/// 5. from `st`, the yield per practice and in total, and the invitees with the
-///    records that put them there.
+///    lists holding it and its rank in byte order (three array parameters);
+/// 2. `a`: the events and prescriptions whose code is in one of those lists,
+///    within the widest window any condition reads (found through the code
+///    indexes), aggregated per patient in one pass: for each record condition
+///    the counts, first and last dates or latest dates it needs (FILTER
+///    clauses), and for each inclusion criterion's evidence the latest
+///    matching record as one number (date and code rank);
+/// 3. `st`: every patient of the practices' current snapshots with the first
+///    criterion they fail (`left_at`, 0 for none), in criterion order, and the
+///    evidence of the conditions that held; history conditions (criteria 11,
+///    12) are subqueries that run only for the patients that reach them;
+/// 4. from `st`, the yield per practice and in total, and the invitees.
 ///
 /// Every value (the index date, numbers, code lists, practice ids, cohort name,
 /// outcomes) is a bound parameter; the statement text depends only on the
@@ -77,8 +112,10 @@ public struct CompiledCohortQuery: Sendable {
 public struct CohortSQLCompiler {
     let cohort: ResolvedCohort
     let context: CohortQueryContext
-    /// The bit of each code list in `cl.lists`.
+    /// The bit of each code list in the code tables' `lists` masks.
     let bits: [String: Int]
+    /// Every code of the lists by evidence rank.
+    let sortedCodes: [SystemCode]
 
     /// The record conditions met so far, numbered from 1 in file order.
     private var leaves: [Leaf] = []
@@ -98,6 +135,7 @@ public struct CohortSQLCompiler {
         var bits: [String: Int] = [:]
         for (i, list) in cohort.codeLists.enumerated() { bits[list.name] = i }
         self.bits = bits
+        self.sortedCodes = Self.sortedCodes(cohort)
     }
 
     /// Compiles the statement.
@@ -158,29 +196,42 @@ public struct CohortSQLCompiler {
                                              hasPrescriptions: criterion.hasPrescriptionEvidence))
             }
         }
-        let allEvidenceLeaves = evidence.flatMap { evidenceLeaves[$0.step]! }
         let leftAt: AnnotatedSQL = "CASE \(AnnotatedSQL(joining: cases, separator: "\n      ")) ELSE 0 END"
 
         var ctes: [AnnotatedSQL] = []
         if !leaves.isEmpty {
-            ctes.append(codeListCTE())
-            ctes.append(recordsCTE())
-            ctes.append(aggregateCTE())
+            let evidenceNumbers = shape == .run ? Set(evidence.flatMap { evidenceLeaves[$0.step]!.map(\.number) }) : []
+            for source in [RecordSource.events, .prescriptions] where !leaves(of: source).isEmpty {
+                ctes.append(codeListCTE(source))
+                ctes.append(aggregateCTE(source, evidence: evidenceNumbers))
+            }
         }
-        // st: every patient and the criterion that removed them.
+        // st: every patient, the criterion that removed them, and for the run the
+        // evidence of each inclusion criterion (decoded by the caller for invitees).
         var carried: [AnnotatedSQL] = []
         if shape == .run {
-            for leaf in allEvidenceLeaves {
-                carried.append(", \(leafHolds(leaf)) AS h\(raw: String(leaf.number))")
-                if case .records(let r) = leaf.condition, r.source == .prescriptions {
-                    let k = String(leaf.number)
-                    carried.append(", a.n\(raw: k), a.f\(raw: k), a.l\(raw: k)")
+            for spec in evidence {
+                let mine = evidenceLeaves[spec.step]!
+                let e = "e\(spec.step)"
+                // The latest record over the leaves that hold (GREATEST ignores NULLs).
+                let keys = mine.map { (leaf: Leaf) -> AnnotatedSQL in "CASE WHEN \(leafHolds(leaf)) THEN \(raw: Self.alias(leaf)).k\(raw: String(leaf.number)) END" }
+                carried.append(",\n    GREATEST(\(AnnotatedSQL(joining: keys, separator: ", "))) AS \(raw: e)_key")
+                if spec.hasPrescriptions {
+                    // Count, first and last of the first prescription leaf that holds.
+                    let rx = mine.filter { if case .records(let r) = $0.condition { return r.source == .prescriptions } else { return false } }
+                    for (column, name) in [("n", "count"), ("f", "first"), ("l", "last")] {
+                        let whens = rx.map { (leaf: Leaf) -> AnnotatedSQL in "WHEN \(leafHolds(leaf)) THEN \(raw: Self.alias(leaf)).\(raw: column)\(raw: String(leaf.number))" }
+                        carried.append(",\n    CASE \(AnnotatedSQL(joining: whens, separator: " ")) END AS \(raw: e)_\(raw: name)")
+                    }
                 }
             }
         }
         var patientFilter: AnnotatedSQL = ""
         if let practices = practiceFilter { patientFilter = "\n  WHERE p.practice_id = ANY(\(practices))" }
-        let join: AnnotatedSQL = leaves.isEmpty ? "" : "\n  LEFT JOIN a ON a.practice_id = p.practice_id AND a.patient_id = p.patient_id"
+        var join: AnnotatedSQL = ""
+        for (source, alias) in [(RecordSource.events, "ae"), (.prescriptions, "ap")] where !leaves(of: source).isEmpty {
+            join.append("\n  LEFT JOIN \(raw: alias) ON \(raw: alias).practice_id = p.practice_id AND \(raw: alias).patient_id = p.patient_id")
+        }
         ctes.append("""
             st AS MATERIALIZED (
               SELECT p.practice_id, p.patient_id,
@@ -199,53 +250,32 @@ public struct CohortSQLCompiler {
                 """
         case .run:
             ctes.append(contentsOf: yieldCTEs())
-            ctes.append("inv AS (SELECT * FROM st WHERE st.left_at = 0)")
-            var evidenceColumns: [AnnotatedSQL] = []
-            var nullColumns: [String] = []
-            var joins: [AnnotatedSQL] = []
-            if !evidence.isEmpty {
-                let hs = allEvidenceLeaves.map { ", inv.h\($0.number)" }.joined()
-                ctes.append("mi AS (SELECT m.*\(raw: hs) FROM m JOIN inv ON inv.practice_id = m.practice_id AND inv.patient_id = m.patient_id)")
-            }
+            var columns: [String] = [], nulls: [String] = []
             for spec in evidence {
                 let e = "e\(spec.step)"
-                let mine = evidenceLeaves[spec.step]!
-                let filters = AnnotatedSQL(joining: mine.map { "(m.h\(raw: String($0.number)) AND \(evidenceFilter($0)))" }, separator: " OR ")
-                ctes.append("""
-                    \(raw: e) AS (
-                      SELECT DISTINCT ON (m.practice_id, m.patient_id) m.practice_id, m.patient_id, m.code, m.code_system, m.d
-                      FROM mi AS m
-                      WHERE \(filters)
-                      ORDER BY m.practice_id, m.patient_id, m.d DESC, m.code COLLATE "C", m.code_system COLLATE "C"
-                    )
-                    """)
-                joins.append("\n  LEFT JOIN \(raw: e) ON \(raw: e).practice_id = i.practice_id AND \(raw: e).patient_id = i.patient_id")
-                evidenceColumns.append(", \(raw: e).code AS \(raw: e)_code, \(raw: e).code_system AS \(raw: e)_system, \(raw: e).d AS \(raw: e)_date")
-                nullColumns += ["NULL::text AS \(e)_code", "NULL::text AS \(e)_system", "NULL::date AS \(e)_date"]
+                columns.append("st.\(e)_key")
+                nulls.append("NULL::int8 AS \(e)_key")
                 if spec.hasPrescriptions {
-                    let rx = mine.filter { if case .records(let r) = $0.condition { return r.source == .prescriptions } else { return false } }
-                    func pick(_ column: String) -> String {
-                        "CASE " + rx.map { "WHEN i.h\($0.number) THEN i.\(column)\($0.number)" }.joined(separator: " ") + " END"
-                    }
-                    evidenceColumns.append(", \(raw: pick("n")) AS \(raw: e)_count, \(raw: pick("f")) AS \(raw: e)_first, \(raw: pick("l")) AS \(raw: e)_last")
-                    nullColumns += ["NULL::bigint AS \(e)_count", "NULL::date AS \(e)_first", "NULL::date AS \(e)_last"]
+                    columns += ["st.\(e)_count", "st.\(e)_first", "st.\(e)_last"]
+                    nulls += ["NULL::bigint AS \(e)_count", "NULL::date AS \(e)_first", "NULL::date AS \(e)_last"]
                 }
             }
-            let nulls = nullColumns.map { ", " + $0 }.joined()
+            let evidenceColumns = columns.map { ", " + $0 }.joined()
+            let nullColumns = nulls.map { ", " + $0 }.joined()
             body = """
                 SELECT * FROM (
                   SELECT 0 AS part, coalesce(y.practice_id, '__total__') AS practice_id, y.practice_id IS NULL AS total,
-                         y.step, y.remaining, NULL::text AS patient_id\(raw: nulls)
+                         y.step, y.remaining, NULL::text AS patient_id\(raw: nullColumns)
                   FROM y
                   UNION ALL
-                  SELECT 1, i.practice_id, false, NULL::int, NULL::bigint, i.patient_id\(AnnotatedSQL(joining: evidenceColumns, separator: ""))
-                  FROM inv i\(AnnotatedSQL(joining: joins, separator: ""))
+                  SELECT 1, st.practice_id, false, NULL::int, NULL::bigint, st.patient_id\(raw: evidenceColumns)
+                  FROM st WHERE st.left_at = 0
                 ) out
                 ORDER BY out.part, out.total, out.practice_id COLLATE "C", out.step, out.patient_id COLLATE "C"
                 """
         }
         let statement: AnnotatedSQL = "WITH \(AnnotatedSQL(joining: ctes, separator: ",\n"))\n\(body)"
-        return CompiledCohortQuery(shape: shape, statement: statement, evidence: evidence)
+        return CompiledCohortQuery(shape: shape, statement: statement, evidence: evidence, codes: sortedCodes)
     }
 
     func yieldCTEs() -> [AnnotatedSQL] {
@@ -269,22 +299,120 @@ public struct CohortSQLCompiler {
 
     // MARK: Code lists and records
 
-    func codeListCTE() -> AnnotatedSQL {
-        var masks: [SystemCode: Int] = [:]
-        for list in cohort.codeLists {
-            let bit = 1 << bits[list.name]!
-            for code in list.codes { masks[code, default: 0] |= bit }
+    /// Every code of the cohort's lists, in byte order of code then coding
+    /// system: a code's position is its rank in evidence keys.
+    static func sortedCodes(_ cohort: ResolvedCohort) -> [SystemCode] {
+        var all = Set<SystemCode>()
+        for list in cohort.codeLists { all.formUnion(list.codes) }
+        return all.sorted { a, b in
+            if a.code != b.code { return a.code.utf8.lexicographicallyPrecedes(b.code.utf8) }
+            return a.system.rawValue.utf8.lexicographicallyPrecedes(b.system.rawValue.utf8)
         }
-        let codes = masks.keys.sorted()
-        let names = cohort.codeLists.map(\.name).joined(separator: ", ")
+    }
+
+    /// Days before D that stand for "no lower bound" in a code's window (about 2,700 years).
+    static let unbounded = 1_000_000
+
+    /// The codes `source`'s conditions read, each with the lists holding it
+    /// (a bit mask), its rank for evidence keys, and the window its records are
+    /// read in: from the earliest start to the latest end of the windows of the
+    /// conditions whose lists hold it (so a cancer code is read for five years,
+    /// a fit-note code for one).
+    /// One code a source's conditions read, with its list mask and window (days before D).
+    struct CodeRow {
+        var code: SystemCode
+        var lists: Int
+        var rank: Int
+        var fromDays: Int
+        var toDays: Int
+    }
+
+    func codeRows(_ source: RecordSource) -> [CodeRow] {
+        var masks: [SystemCode: Int] = [:]
+        var from: [SystemCode: Int] = [:], to: [SystemCode: Int] = [:]
+        for leaf in leaves(of: source) {
+            let window = Self.window(of: leaf.condition)
+            let start = window.fromDaysBefore?.value ?? Self.unbounded
+            for name in Self.lists(of: leaf.condition) {
+                guard let list = cohort.codeList(name) else { continue }
+                let bit = 1 << bits[name]!
+                for code in list.codes {
+                    masks[code, default: 0] |= bit
+                    from[code] = max(from[code] ?? 0, start)
+                    to[code] = min(to[code] ?? Int.max, window.toDaysBefore.value)
+                }
+            }
+        }
+        return sortedCodes.enumerated().compactMap { rank, code in
+            masks[code].map { CodeRow(code: code, lists: $0, rank: rank, fromDays: from[code]!, toDays: to[code]!) }
+        }
+    }
+
+    func codeListCTE(_ source: RecordSource) -> AnnotatedSQL {
+        let mine = leaves(of: source)
+        let rows = codeRows(source)
+        let lists = Array(Set(mine.flatMap { Self.lists(of: $0.condition) })).sorted { bits[$0]! < bits[$1]! }.joined(separator: ", ")
+        let name = source == .events ? "cle" : "clp"
         return """
-            cl AS (
-              SELECT u.code_system COLLATE "C" AS code_system, u.code COLLATE "C" AS code, u.lists FROM unnest(\(bind: codes.map(\.system.rawValue), "coding system of each code of the lists (\(names))")::text[],
-                                   \(bind: codes.map(\.code), "each code of the lists (\(names))")::text[],
-                                   \(bind: codes.map { masks[$0]! }, "the lists holding each code, as a bit mask")::int8[])
-                AS u(code_system, code, lists)
+            \(raw: name) AS (
+              SELECT u.code_system COLLATE "C" AS code_system, u.code COLLATE "C" AS code, u.lists, u.rank,
+                     \(d) - u.from_days AS lo, \(d) - u.to_days AS hi
+              FROM unnest(\(bind: rows.map(\.code.system.rawValue), "coding system of each code \(source) conditions read (\(lists))")::text[],
+                          \(bind: rows.map(\.code.code), "each code \(source) conditions read (\(lists))")::text[],
+                          \(bind: rows.map(\.lists), "the lists holding each code, as a bit mask")::int8[],
+                          \(bind: rows.map(\.rank), "each code's rank in byte order (evidence keys)")::int8[],
+                          \(bind: rows.map(\.fromDays), "each code's records are read from D minus these days (\(Self.unbounded): no limit)")::int[],
+                          \(bind: rows.map(\.toDays), "each code's records are read up to D minus these days")::int[])
+                AS u(code_system, code, lists, rank, from_days, to_days)
             )
             """
+    }
+
+    /// The records of `source` whose code is in a list its conditions read,
+    /// within that code's window, as `r` (`practice_id`, `patient_id`, `d`)
+    /// beside their code's row `c`.
+    ///
+    /// By code: each code is looked up on its own through the `(code, date)`
+    /// index of the loaded tables, with its window as the index range, so only
+    /// the records that can matter are read; OFFSET 0 keeps the planner from
+    /// flattening this into a join it would plan as a scan (it cannot know how
+    /// few records the many codes of long lists match). Scan: every record of
+    /// the snapshots once, the codes a hashed filter, then the window.
+    func recordsSubquery(_ source: RecordSource) -> AnnotatedSQL {
+        let (table, date) = source == .events ? ("current_events", "event_date") : ("current_prescriptions", "issue_date")
+        let name = source == .events ? "cle" : "clp"
+        var filter: AnnotatedSQL = ""
+        if let practices = practiceFilter { filter = "\n          AND r.practice_id = ANY(\(practices))" }
+        switch context.recordAccess {
+        case .byCode:
+            return """
+                \(raw: name) c CROSS JOIN LATERAL (
+                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d
+                    FROM \(raw: table) r
+                    WHERE r.code = c.code AND r.code_system = c.code_system AND r.\(raw: date) >= c.lo AND r.\(raw: date) <= c.hi\(filter)
+                    OFFSET 0
+                  ) r
+                """
+        case .scan:
+            let codes = Set(codeRows(source).map(\.code.code)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            return """
+                (
+                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d, r.code, r.code_system
+                    FROM \(raw: table) r
+                    WHERE r.code = ANY(\(bind: codes, "the codes \(source) conditions read")::text[])\(filter)
+                  ) r
+                  JOIN \(raw: name) c ON c.code = r.code AND c.code_system = r.code_system AND r.d >= c.lo AND r.d <= c.hi
+                """
+        }
+    }
+
+    /// The aggregate a leaf's columns are in: `ae` (events) or `ap` (prescriptions).
+    static func alias(_ leaf: Leaf) -> String {
+        switch leaf.condition {
+        case .records(let r): return r.source == .events ? "ae" : "ap"
+        case .latest(let l): return l.source == .events ? "ae" : "ap"
+        default: preconditionFailure("not a record condition")
+        }
     }
 
     /// The leaves reading `source`.
@@ -314,42 +442,18 @@ public struct CohortSQLCompiler {
         }
     }
 
-    func recordsCTE() -> AnnotatedSQL {
-        var parts: [AnnotatedSQL] = []
-        for source in [RecordSource.events, .prescriptions] {
-            let mine = leaves(of: source)
-            guard !mine.isEmpty else { continue }
-            let (table, date, tag) = source == .events ? ("current_events", "event_date", "e") : ("current_prescriptions", "issue_date", "p")
-            let windows = mine.map { Self.window(of: $0.condition) }
-            let latestEnd = windows.min { $0.toDaysBefore.value < $1.toDaysBefore.value }!.toDaysBefore
-            var bounds: AnnotatedSQL = "r.\(raw: date) <= \(daysBefore(latestEnd, "the latest date any \(source.noun) condition reads: D minus"))"
-            if windows.allSatisfy({ $0.fromDaysBefore != nil }) {
-                let earliest = windows.max { $0.fromDaysBefore!.value < $1.fromDaysBefore!.value }!.fromDaysBefore!
-                bounds = "\(bounds) AND r.\(raw: date) >= \(daysBefore(earliest, "the earliest date any \(source.noun) condition reads: D minus"))"
-            }
-            let lists = Array(Set(mine.flatMap { Self.lists(of: $0.condition) })).sorted { bits[$0]! < bits[$1]! }
-            var filter: AnnotatedSQL = ""
-            if let practices = practiceFilter { filter = " AND r.practice_id = ANY(\(practices))" }
-            parts.append("""
-                  SELECT r.practice_id, r.patient_id, '\(raw: tag)'::text AS src, r.\(raw: date) AS d, r.code, r.code_system, cl.lists
-                  FROM \(raw: table) r JOIN cl ON cl.code = r.code AND cl.code_system = r.code_system
-                  WHERE \(bounds) AND (cl.lists & \(maskSQL(lists, "the code lists \(source) conditions read"))) <> 0\(filter)
-                """)
-        }
-        return "m AS MATERIALIZED (\n\(AnnotatedSQL(joining: parts, separator: "\n  UNION ALL\n"))\n)"
-    }
-
     /// The filter on `m` of the records a leaf reads (within its window, lists and systems).
     func recordFilter(_ leaf: Leaf, lists: [String]) -> AnnotatedSQL {
         let k = "condition \(leaf.number)"
-        let (source, window, systems): (RecordSource, ResolvedWindow, [CodeSystem]?) = {
+        // The leaf's own source is implied: `m` holds only that source's records.
+        let (window, systems): (ResolvedWindow, [CodeSystem]?) = {
             switch leaf.condition {
-            case .records(let r): return (r.source, r.window, r.codeSystems)
-            case .latest(let l): return (l.source, l.window, l.codeSystems)
+            case .records(let r): return (r.window, r.codeSystems)
+            case .latest(let l): return (l.window, l.codeSystems)
             default: preconditionFailure("not a record condition")
             }
         }()
-        var sql: AnnotatedSQL = "m.src = '\(raw: source == .events ? "e" : "p")' AND (m.lists & \(maskSQL(lists, k))) <> 0"
+        var sql: AnnotatedSQL = "(m.lists & \(maskSQL(lists, k))) <> 0"
         if let from = window.fromDaysBefore { sql = "\(sql) AND m.d >= \(daysBefore(from, "\(k): window starts D minus"))" }
         sql = "\(sql) AND m.d <= \(daysBefore(window.toDaysBefore, "\(k): window ends D minus"))"
         if let systems {
@@ -363,9 +467,14 @@ public struct CohortSQLCompiler {
         recordFilter(leaf, lists: leaf.condition.recordLists)
     }
 
-    func aggregateCTE() -> AnnotatedSQL {
+    /// Evidence keys: `days since 1970 * 2^24 + (2^24 - 1 - rank)`, so the
+    /// largest key is the latest record and, on one date, the smallest code.
+    public static let evidenceRankBits = 24
+
+    func aggregateCTE(_ source: RecordSource, evidence: Set<Int>) -> AnnotatedSQL {
         var columns: [AnnotatedSQL] = []
-        for leaf in leaves {
+        let scale = 1 << Self.evidenceRankBits
+        for leaf in leaves(of: source) {
             let k = String(leaf.number)
             switch leaf.condition {
             case .records(let r):
@@ -388,12 +497,20 @@ public struct CohortSQLCompiler {
             default:
                 break
             }
+            if evidence.contains(leaf.number) {
+                columns.append("""
+                    max((m.d - DATE '1970-01-01')::int8 * \(raw: String(scale)) + (\(raw: String(scale - 1)) - m.rank)) FILTER (WHERE \(evidenceFilter(leaf))) AS k\(raw: k)
+                    """)
+            }
         }
         return """
-            a AS (
+            \(raw: source == .events ? "ae" : "ap") AS (
               SELECT m.practice_id, m.patient_id,
                 \(AnnotatedSQL(joining: columns, separator: ",\n    "))
-              FROM m
+              FROM (
+                SELECT r.practice_id, r.patient_id, r.d, c.code_system, c.lists, c.rank
+                FROM \(recordsSubquery(source))
+              ) m
               GROUP BY m.practice_id, m.patient_id
             )
             """
@@ -402,16 +519,17 @@ public struct CohortSQLCompiler {
     /// Whether a leaf holds for the patient row `p` joined to its aggregates `a` (never NULL).
     func leafHolds(_ leaf: Leaf) -> AnnotatedSQL {
         let k = String(leaf.number)
+        let a = Self.alias(leaf)
         switch leaf.condition {
         case .records(let r):
-            var sql: AnnotatedSQL = "coalesce(a.n\(raw: k), 0) >= \(int(r.minCount, "condition \(k): at least this many records"))"
+            var sql: AnnotatedSQL = "coalesce(\(raw: a).n\(raw: k), 0) >= \(int(r.minCount, "condition \(k): at least this many records"))"
             if let span = r.minSpanDays {
-                sql = "(\(sql) AND coalesce(a.l\(raw: k) - a.f\(raw: k) >= \(int(span, "condition \(k): at least this many days between first and last")), false))"
+                sql = "(\(sql) AND coalesce(\(raw: a).l\(raw: k) - \(raw: a).f\(raw: k) >= \(int(span, "condition \(k): at least this many days between first and last")), false))"
             }
             return sql
         case .latest(let l):
             let op = l.ties == .isInWins ? ">=" : ">"
-            return "(a.a\(raw: k) IS NOT NULL AND (a.b\(raw: k) IS NULL OR a.a\(raw: k) \(raw: op) a.b\(raw: k)))"
+            return "(\(raw: a).a\(raw: k) IS NOT NULL AND (\(raw: a).b\(raw: k) IS NULL OR \(raw: a).a\(raw: k) \(raw: op) \(raw: a).b\(raw: k)))"
         default:
             preconditionFailure("not a record condition")
         }
