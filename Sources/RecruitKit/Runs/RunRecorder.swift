@@ -54,9 +54,17 @@ public struct RunRecorder {
             """).map { $0.string("practice_id") }
         return try PracticeLocks.holding(practices, on: database, wait: request.wait, holder: "recruit run \(cohort.name)", logger: logger) {
             try precheck(cohort, request, practices: practices)
+            // All practices: the same statement as for no restriction (the engine's plan for it), then a check
+            // that every practice evaluated is one locked (a practice loaded for the first time meanwhile is not).
             let evaluation = try CohortEvaluator(cohort: cohort, logger: logger).evaluate(
-                on: database, indexDate: request.indexDate, practices: practices.isEmpty ? nil : practices,
+                on: database, indexDate: request.indexDate, practices: request.requestedPractices,
                 ignoredRunIDs: request.supersede.map { [$0] } ?? [])
+            let locked = Set(practices)
+            let unlocked = evaluation.practices.map(\.practiceID).filter { !locked.contains($0) }
+            if !unlocked.isEmpty {
+                throw RecruitError.refused("practice\(unlocked.count == 1 ? "" : "s") \(unlocked.joined(separator: ", ")) \(unlocked.count == 1 ? "was" : "were") "
+                                           + "loaded while this run was starting: nothing was recorded; run it again")
+            }
             let staleness = SnapshotStaleness(maxExtractAgeDays: request.maxExtractAgeDays)
             let stale = Set(staleness.stale(evaluation.practices, indexDate: evaluation.indexDate).map(\.practiceID))
             if !request.allowStale { try staleness.check(evaluation.practices, indexDate: evaluation.indexDate) }
@@ -195,15 +203,7 @@ public struct RunRecorder {
             FROM unnest(\(practices.map(\.practiceID))::text[], \(practices.map(\.loadID))::int8[],
                         \(practices.map(\.extractDate))::date[], \(practices.map { stale.contains($0.practiceID) })::bool[]) AS u(p, l, d, s)
             """)
-        let invitations = evaluation.invitations
-        if !invitations.isEmpty {
-            try c.execute("""
-                INSERT INTO run_invitations (run_id, practice_id, patient_id, evidence)
-                SELECT \(runID), p, i, e::jsonb
-                FROM unnest(\(invitations.map(\.practiceID))::text[], \(invitations.map(\.patientID))::text[],
-                            \(invitations.map { Self.evidenceJSON($0).text })::text[]) AS u(p, i, e)
-                """)
-        }
+        try insertInvitations(evaluation, runID: runID)
         let labels = Dictionary(uniqueKeysWithValues: evaluation.criteria.map { ($0.step, $0.label) })
         let yields = evaluation.yields
         try c.execute("""
@@ -216,19 +216,37 @@ public struct RunRecorder {
         return runID
     }
 
-    /// The evidence of one invitee as stored in `run_invitations.evidence`:
-    /// `{criterion_id: {code, code_system, term, date, count, first, last}}`.
-    static func evidenceJSON(_ invitation: Invitation) -> JSONValue {
-        var out: [String: JSONValue] = [:]
-        for e in invitation.evidence {
-            var item: [String: JSONValue] = ["code": .string(e.code), "code_system": .string(e.codeSystem), "term": .string(e.term),
-                                             "date": e.date.map { .string($0.description) } ?? .null]
-            if let n = e.count { item["count"] = .int(n) }
-            if let f = e.first { item["first"] = .string(f.description) }
-            if let l = e.last { item["last"] = .string(l.description) }
-            out[e.criterionID] = .object(item)
+    /// Inserts the invitees with their evidence, built by PostgreSQL as
+    /// `{criterion_id: {code, code_system, term, date[, count, first, last]}}`
+    /// from one array per evidence column (one statement, every value bound).
+    func insertInvitations(_ evaluation: CohortEvaluation, runID: Int) throws {
+        let invitations = evaluation.invitations
+        guard !invitations.isEmpty else { return }
+        var arrays: [SQL] = [
+            "\(invitations.map(\.practiceID))::text[]", "\(invitations.map(\.patientID))::text[]",
+        ]
+        var columns = ["p", "i"]
+        var objects: [SQL] = []
+        for (k, spec) in evaluation.evidence.enumerated() {
+            let e = invitations.map { $0.evidence[k] }
+            arrays += ["\(e.map(\.code))::text[]", "\(e.map(\.codeSystem))::text[]", "\(e.map(\.term))::text[]",
+                       "\(e.map { $0.date?.description ?? "" })::text[]"]
+            columns += ["c\(k)", "s\(k)", "t\(k)", "d\(k)"]
+            var fields: SQL = "'code', c\(unsafeRaw: String(k)), 'code_system', s\(unsafeRaw: String(k)), 'term', t\(unsafeRaw: String(k)), 'date', nullif(d\(unsafeRaw: String(k)), '')::date"
+            if spec.hasPrescriptions {
+                arrays += ["\(e.map { $0.count.map(String.init) ?? "" })::text[]", "\(e.map { $0.first?.description ?? "" })::text[]",
+                           "\(e.map { $0.last?.description ?? "" })::text[]"]
+                columns += ["n\(k)", "f\(k)", "l\(k)"]
+                fields.append(", 'count', nullif(n\(unsafeRaw: String(k)), '')::int, 'first', nullif(f\(unsafeRaw: String(k)), '')::date, 'last', nullif(l\(unsafeRaw: String(k)), '')::date")
+            }
+            objects.append("\(spec.criterionID)::text, jsonb_build_object(\(fields))")
         }
-        return .object(out)
+        let evidence: SQL = objects.isEmpty ? "'{}'::jsonb" : "jsonb_build_object(\(SQL(joining: objects, separator: ", ")))"
+        try database.connection.execute("""
+            INSERT INTO run_invitations (run_id, practice_id, patient_id, evidence)
+            SELECT \(runID), p, i, \(evidence)
+            FROM unnest(\(SQL(joining: arrays, separator: ", "))) AS u(\(unsafeRaw: columns.joined(separator: ", ")))
+            """)
     }
 
     func manifest(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, _ request: RunRequest, stale: Set<String>,
