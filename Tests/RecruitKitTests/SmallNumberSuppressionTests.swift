@@ -220,7 +220,7 @@ import Testing
 
         let p = rule.protect(t)
         #expect(p.unresolved.isEmpty)
-        // Most of these tables leak under naive suppression (checked when this test was written: 34 of 40 seeds).
+        // Most of these tables leak under naive suppression (checked when this test was written).
         for i in 0..<t.count {
             let cell = DisclosureTable.Cell(index: i)
             #expect(p.readerRange(cell).contains(t.value(cell)), "range of \(t.names[i]) misses the truth")
