@@ -32,8 +32,6 @@ public enum DisclosureAudit {
         public var description: String { "\(lower)…\(upper.map(String.init) ?? "∞")" }
     }
 
-    static let infinity = Int.max / 4
-
     /// Works out each cell's range from what is published.
     ///
     /// - Parameters:
@@ -46,102 +44,207 @@ public enum DisclosureAudit {
     /// - Returns: one range per cell.
     public static func readerRanges(of table: DisclosureTable, published: [PublishedCount], rates: [String?],
                                     zeroPossible: Set<Int> = [], rule: SmallNumberSuppression = .init()) -> [Range] {
-        precondition(published.count == table.count && rates.count == table.ratios.count)
-        let half = (rule.roundingBase - 1) / 2
-        var lo = [Int](repeating: 0, count: table.count)
-        var hi = [Int](repeating: infinity, count: table.count)
-        for (i, p) in published.enumerated() {
-            switch p {
-            case .exact(let n):
-                lo[i] = n; hi[i] = n
-            case .rounded(let n):
-                if n == 0 { lo[i] = 0; hi[i] = 0 } else { lo[i] = max(n - half, rule.threshold + 1); hi[i] = n + half }
-            case .small:
-                lo[i] = zeroPossible.contains(i) ? 0 : 1; hi[i] = rule.threshold
-            case .secondary:
-                lo[i] = rule.threshold + 1
-            }
-        }
+        var propagator = IntervalPropagator(table: table, rule: rule)
+        propagator.start(published: published, rates: rates, zeroPossible: zeroPossible)
+        return propagator.ranges
+    }
+}
 
-        // Constraints: relations first, then ratios. Each cell lists those it is in.
-        let relationCount = table.relations.count
+/// The propagation behind ``DisclosureAudit``, kept between audits so that
+/// showing one more cell only propagates what that changes.
+struct IntervalPropagator {
+    static let infinity = Int.max / 4
+
+    let table: DisclosureTable
+    let rule: SmallNumberSuppression
+    /// Relation r's members are `members[start[r]..<start[r+1]]`, its total first.
+    let start: [Int]
+    let members: [Int]
+    let relationCount: Int
+    /// Constraint ids (relations, then relationCount + ratio index) each cell is in.
+    let constraintsOf: [[Int]]
+
+    var lo: [Int]
+    var hi: [Int]
+    /// The constraint that last raised each lower bound / lowered each upper
+    /// bound (-1: the cell's own printed form), to explain a narrowed cell.
+    var loWhy: [Int32]
+    var hiWhy: [Int32]
+    var rates: [String?]
+    /// Constraint visits so far (a measure of the work done).
+    private(set) var visits = 0
+
+    init(table: DisclosureTable, rule: SmallNumberSuppression) {
+        self.table = table
+        self.rule = rule
+        var start = [0], members: [Int] = []
         var constraintsOf = [[Int]](repeating: [], count: table.count)
         for (r, relation) in table.relations.enumerated() {
-            for m in relation.members { constraintsOf[m.index].append(r) }
+            members.append(relation.total.index)
+            constraintsOf[relation.total.index].append(r)
+            for p in relation.parts {
+                members.append(p.index)
+                constraintsOf[p.index].append(r)
+            }
+            start.append(members.count)
         }
-        for (q, ratio) in table.ratios.enumerated() where rates[q] != nil {
+        relationCount = table.relations.count
+        for (q, ratio) in table.ratios.enumerated() {
             constraintsOf[ratio.numerator.index].append(relationCount + q)
             constraintsOf[ratio.denominator.index].append(relationCount + q)
         }
+        self.start = start
+        self.members = members
+        self.constraintsOf = constraintsOf
+        lo = [Int](repeating: 0, count: table.count)
+        hi = [Int](repeating: Self.infinity, count: table.count)
+        loWhy = [Int32](repeating: -1, count: table.count)
+        hiWhy = [Int32](repeating: -1, count: table.count)
+        rates = [String?](repeating: nil, count: table.ratios.count)
+    }
 
-        let total = relationCount + table.ratios.count
-        var queued = [Bool](repeating: true, count: total)
-        var queue = Array(0..<total)
-        var head = 0
-        var changed: [Int] = []
-        // Sound at any point, so a cap on the work only makes the answer less sharp.
-        let budget = 400 * max(total, 1) + 100_000
-        var visits = 0
+    var ranges: [DisclosureAudit.Range] {
+        (0..<table.count).map { DisclosureAudit.Range(lo[$0], hi[$0] >= Self.infinity ? nil : hi[$0]) }
+    }
 
-        func tighten(_ i: Int, _ newLo: Int, _ newHi: Int) {
-            var c = false
-            if newLo > lo[i] { lo[i] = newLo; c = true }
-            if newHi < hi[i] { hi[i] = newHi; c = true }
-            if c { changed.append(i) }
+    func count(_ i: Int) -> Int { hi[i] >= Self.infinity ? Int.max : hi[i] - lo[i] + 1 }
+
+    /// The range a reader gives a cell from its printed form alone.
+    func initialDomain(_ p: PublishedCount, zeroPossible: Bool) -> (Int, Int) {
+        let half = (rule.roundingBase - 1) / 2
+        switch p {
+        case .exact(let n): return (n, n)
+        case .rounded(let n): return n == 0 ? (0, 0) : (max(n - half, rule.threshold + 1), n + half)
+        case .small: return (zeroPossible ? 0 : 1, rule.threshold)
+        case .secondary: return (rule.threshold + 1, Self.infinity)
         }
+    }
 
-        while head < queue.count, visits < budget {
+    /// Starts afresh from a published table and propagates to the end.
+    mutating func start(published: [PublishedCount], rates: [String?], zeroPossible: Set<Int>) {
+        for (i, p) in published.enumerated() {
+            (lo[i], hi[i]) = initialDomain(p, zeroPossible: zeroPossible.contains(i))
+            loWhy[i] = -1
+            hiWhy[i] = -1
+        }
+        self.rates = rates
+        propagate(Array(0..<(relationCount + table.ratios.count)))
+    }
+
+    /// Narrows cells to what a change of publication says about them (showing
+    /// a suppressed count, printing a rate): only ever narrows, so the ranges
+    /// found so far stay sound and only the affected constraints run again.
+    mutating func narrow(cells: [(Int, PublishedCount, Bool)], newRates: [(Int, String)]) {
+        var queue: [Int] = []
+        for (i, p, zeroPossible) in cells {
+            let (l, h) = initialDomain(p, zeroPossible: zeroPossible)
+            if l > lo[i] { lo[i] = l; loWhy[i] = -1 }
+            if h < hi[i] { hi[i] = h; hiWhy[i] = -1 }
+            queue += constraintsOf[i]
+        }
+        for (q, text) in newRates {
+            rates[q] = text
+            queue.append(relationCount + q)
+        }
+        propagate(queue)
+    }
+
+    private mutating func propagate(_ initial: [Int]) {
+        let total = relationCount + table.ratios.count
+        var queued = [Bool](repeating: false, count: total)
+        var queue: [Int] = []
+        for k in initial where !queued[k] {
+            queued[k] = true
+            queue.append(k)
+        }
+        var head = 0
+        // Sound at any point, so a cap on the work only makes the answer less sharp.
+        let budget = 60 * max(total, 1) + 50_000
+        var used = 0
+        var changed: [Int] = []
+        let inf = Self.infinity
+
+        while head < queue.count, used < budget {
             let k = queue[head]
             head += 1
             queued[k] = false
-            visits += 1
+            used += 1
             changed.removeAll(keepingCapacity: true)
             if k < relationCount {
-                let relation = table.relations[k]
+                let a = start[k], b = start[k + 1]
+                let t = members[a]
                 var sumLo = 0, sumHi = 0, infinite = 0
-                for p in relation.parts {
-                    sumLo += lo[p.index]
-                    if hi[p.index] >= infinity { infinite += 1 } else { sumHi += hi[p.index] }
+                for m in (a + 1)..<b {
+                    let j = members[m]
+                    sumLo += lo[j]
+                    if hi[j] >= inf { infinite += 1 } else { sumHi += hi[j] }
                 }
-                let t = relation.total.index
-                tighten(t, sumLo, infinite > 0 ? infinity : sumHi)
+                let tHiNew = infinite > 0 ? inf : sumHi
+                let why = Int32(k)
+                if sumLo > lo[t] { lo[t] = sumLo; loWhy[t] = why; changed.append(t) }
+                if tHiNew < hi[t] { hi[t] = tHiNew; hiWhy[t] = why; changed.append(t) }
                 let tLo = lo[t], tHi = hi[t]
-                for p in relation.parts {
-                    let j = p.index
-                    let othersInfinite = infinite - (hi[j] >= infinity ? 1 : 0)
-                    let othersHi = sumHi - (hi[j] >= infinity ? 0 : hi[j])
-                    let newLo = othersInfinite > 0 ? 0 : tLo - othersHi
-                    let newHi = tHi >= infinity ? infinity : tHi - (sumLo - lo[j])
-                    tighten(j, newLo, newHi)
+                for m in (a + 1)..<b {
+                    let j = members[m]
+                    let jInfinite = hi[j] >= inf
+                    let othersInfinite = infinite - (jInfinite ? 1 : 0)
+                    let newLo = othersInfinite > 0 ? 0 : tLo - (sumHi - (jInfinite ? 0 : hi[j]))
+                    let newHi = tHi >= inf ? inf : tHi - (sumLo - lo[j])
+                    if newLo > lo[j] { lo[j] = newLo; loWhy[j] = why; changed.append(j) }
+                    if newHi < hi[j] { hi[j] = newHi; hiWhy[j] = why; changed.append(j) }
                 }
             } else {
                 let ratio = table.ratios[k - relationCount]
                 guard let text = rates[k - relationCount] else { continue }
                 let n = ratio.numerator.index, d = ratio.denominator.index
-                guard hi[n] < infinity, hi[d] < infinity,
-                      (hi[n] - lo[n] + 1) * (hi[d] - lo[d] + 1) <= 40_000 else { continue }
+                guard hi[n] < inf, hi[d] < inf, (hi[n] - lo[n] + 1) * (hi[d] - lo[d] + 1) <= 10_000 else { continue }
                 var nLo = Int.max, nHi = Int.min, dLo = Int.max, dHi = Int.min
                 for x in lo[n]...max(lo[n], hi[n]) {
                     for y in lo[d]...max(lo[d], hi[d]) where ratio.format.text(x, y) == text {
                         nLo = min(nLo, x); nHi = max(nHi, x); dLo = min(dLo, y); dHi = max(dHi, y)
                     }
                 }
-                if nLo <= nHi {
-                    tighten(n, nLo, nHi)
-                    tighten(d, dLo, dHi)
-                }
+                guard nLo <= nHi else { continue }
+                let why = Int32(k)
+                if nLo > lo[n] { lo[n] = nLo; loWhy[n] = why; changed.append(n) }
+                if nHi < hi[n] { hi[n] = nHi; hiWhy[n] = why; changed.append(n) }
+                if dLo > lo[d] { lo[d] = dLo; loWhy[d] = why; changed.append(d) }
+                if dHi < hi[d] { hi[d] = dHi; hiWhy[d] = why; changed.append(d) }
             }
+            // Every range holds the true count; anything else is a bug in the rule or the audit.
+            assert(changed.allSatisfy { lo[$0] <= table.values[$0] && table.values[$0] <= hi[$0] },
+                   "audit lost a true count at constraint \(k)")
             for i in changed {
                 for c in constraintsOf[i] where !queued[c] {
                     queued[c] = true
                     queue.append(c)
                 }
             }
-            if head > 4096, head * 2 > queue.count {
+            if head > 65_536 {
                 queue.removeFirst(head)
                 head = 0
             }
         }
-        return (0..<table.count).map { Range(lo[$0], hi[$0] >= infinity ? nil : hi[$0]) }
+        visits += used
+    }
+
+    /// The members of constraint `k` (a relation's total first; a ratio's numerator, then denominator).
+    func members(of k: Int) -> [Int] {
+        if k < relationCount { return Array(members[start[k]..<start[k + 1]]) }
+        let ratio = table.ratios[k - relationCount]
+        return [ratio.numerator.index, ratio.denominator.index]
+    }
+
+    /// The cells whose bounds constraint `k` used to set `cell`'s lower
+    /// (`upper == false`) or upper bound, with which of their bounds.
+    func sources(of cell: Int, upper: Bool, in k: Int) -> [(cell: Int, upper: Bool)] {
+        guard k < relationCount else {
+            // A ratio narrows both of its counts from both bounds of the other.
+            return members(of: k).filter { $0 != cell }.flatMap { [($0, false), ($0, true)] }
+        }
+        let all = members(of: k)
+        if all[0] == cell { return all.dropFirst().map { ($0, upper) } }
+        // A part's upper bound is the total's upper bound less the others' lower bounds, and the reverse.
+        return [(all[0], upper)] + all.dropFirst().filter { $0 != cell }.map { ($0, !upper) }
     }
 }

@@ -61,26 +61,29 @@ public struct SmallNumberSuppression: Sendable {
         for (r, relation) in table.relations.enumerated() {
             for m in relation.members { relationsOf[m.index].append(r) }
         }
+        let primaries = (0..<table.count).filter { status[$0] == .primary }
+        var propagator = IntervalPropagator(table: table, rule: self)
         var rounds = 0
-        func audit(_ status: [Status]) -> (ranges: [DisclosureAudit.Range], weak: [Int]) {
+        var state = publish(table, status, relationsOf: relationsOf)
+        func audit() {
             rounds += 1
-            let state = publish(table, status)
-            let ranges = DisclosureAudit.readerRanges(of: table, published: state.published, rates: state.rates,
-                                                      zeroPossible: state.zeroPossible, rule: self)
-            let weak = (0..<table.count).filter { i in
-                status[i] == .primary && (ranges[i].count ?? Int.max) < minimumCandidates
-            }
-            return (ranges, weak)
+            state = publish(table, status, relationsOf: relationsOf)
+            propagator.start(published: state.published, rates: state.rates, zeroPossible: state.zeroPossible)
+        }
+        func weakCells() -> [Int] {
+            primaries.filter { propagator.count($0) < minimumCandidates }
         }
 
         // Suppress more until no ≤7 count can be narrowed too far.
         var added: [Int] = []
         var unresolved: [DisclosureTable.Cell] = []
-        var (ranges, weak) = audit(status)
+        audit()
+        var weak = weakCells()
         while !weak.isEmpty {
             var progress = false
-            for i in weak {
-                if let c = secondaryCandidate(for: i, table: table, status: status, relationsOf: relationsOf) {
+            for i in weak where propagator.count(i) < minimumCandidates {
+                if let c = culprit(for: i, table: table, status: status, propagator: propagator)
+                    ?? secondaryCandidate(for: i, table: table, status: status, relationsOf: relationsOf) {
                     status[c] = table.values[c] == 0 ? .hiddenZero : .secondary
                     added.append(c)
                     progress = true
@@ -90,21 +93,44 @@ public struct SmallNumberSuppression: Sendable {
                 unresolved = weak.map { DisclosureTable.Cell(index: $0) }
                 break
             }
-            (ranges, weak) = audit(status)
+            audit()
+            weak = weakCells()
         }
 
-        // Then show again, latest first, every suppressed cell that turned out not to be needed.
+        // Then show again, latest first, every suppressed cell that turned out
+        // not to be needed. Showing a cell only adds information, so the audit
+        // goes on from the ranges it has rather than starting again.
         if unresolved.isEmpty, added.count > 1 {
             for c in added.reversed() {
-                let saved = status[c]
+                let savedStatus = status[c], savedPropagator = propagator
                 status[c] = .shown
-                let trial = audit(status)
-                if trial.weak.isEmpty { ranges = trial.ranges } else { status[c] = saved }
+                let shown = PublishedCount.rounded(round(table.values[c]))
+                var cells: [(Int, PublishedCount, Bool)] = [(c, shown, false)]
+                var zeroPossible = state.zeroPossible
+                if savedStatus == .hiddenZero {
+                    zeroPossible = publish(table, status, relationsOf: relationsOf).zeroPossible
+                    for i in state.zeroPossible.subtracting(zeroPossible) where i != c { cells.append((i, state.published[i], false)) }
+                }
+                var newRates: [(Int, String)] = []
+                for k in propagator.constraintsOf[c] where k >= propagator.relationCount {
+                    let q = k - propagator.relationCount, ratio = table.ratios[q]
+                    guard status[ratio.numerator.index] == .shown, status[ratio.denominator.index] == .shown,
+                          let text = ratio.format.text(table.value(ratio.numerator), table.value(ratio.denominator)) else { continue }
+                    newRates.append((q, text))
+                }
+                propagator.narrow(cells: cells, newRates: newRates)
+                if weakCells().isEmpty {
+                    state.published[c] = shown
+                    for (q, text) in newRates { state.rates[q] = text }
+                    state.zeroPossible = zeroPossible
+                } else {
+                    status[c] = savedStatus
+                    propagator = savedPropagator
+                }
             }
         }
-        let state = publish(table, status)
-        return ProtectedTable(published: state.published, rates: state.rates, readerRanges: ranges,
-                              unresolved: unresolved, rounds: rounds, rule: self)
+        return ProtectedTable(published: state.published, rates: state.rates, readerRanges: propagator.ranges,
+                              zeroPossible: state.zeroPossible, unresolved: unresolved, rounds: rounds, work: propagator.visits, rule: self)
     }
 
     /// Publishes every count exactly, and every rate (suppression switched off).
@@ -113,7 +139,7 @@ public struct SmallNumberSuppression: Sendable {
         let rates = table.ratios.map { $0.format.text(table.value($0.numerator), table.value($0.denominator)) }
         return ProtectedTable(published: published, rates: rates,
                               readerRanges: table.values.map { DisclosureAudit.Range($0, $0) },
-                              unresolved: [], rounds: 0, rule: nil)
+                              zeroPossible: [], unresolved: [], rounds: 0, work: 0, rule: nil)
     }
 
     /// Primary suppression and rounding only, with no secondary suppression:
@@ -123,7 +149,7 @@ public struct SmallNumberSuppression: Sendable {
         let state = publish(table, status)
         let ranges = DisclosureAudit.readerRanges(of: table, published: state.published, rates: state.rates, rule: self)
         return ProtectedTable(published: state.published, rates: state.rates, readerRanges: ranges,
-                              unresolved: [], rounds: 1, rule: self)
+                              zeroPossible: [], unresolved: [], rounds: 1, work: 0, rule: self)
     }
 
     /// Rounds to the nearest multiple of the base.
@@ -137,7 +163,7 @@ public struct SmallNumberSuppression: Sendable {
         var zeroPossible: Set<Int>
     }
 
-    func publish(_ table: DisclosureTable, _ status: [Status]) -> State {
+    func publish(_ table: DisclosureTable, _ status: [Status], relationsOf: [[Int]]? = nil) -> State {
         let published: [PublishedCount] = zip(table.values, status).map { value, s in
             switch s {
             case .shown: return .rounded(round(value))
@@ -151,10 +177,44 @@ public struct SmallNumberSuppression: Sendable {
         }
         // Where a 0 was hidden as ≤7, a reader must allow every ≤7 of that relation to be 0.
         var zeroPossible = Set<Int>()
-        for relation in table.relations where relation.members.contains(where: { status[$0.index] == .hiddenZero }) {
-            for m in relation.members where published[m.index] == .small { zeroPossible.insert(m.index) }
+        for h in status.indices where status[h] == .hiddenZero {
+            let relations = relationsOf?[h] ?? table.relations.indices.filter { table.relations[$0].members.contains { $0.index == h } }
+            for r in relations {
+                for m in table.relations[r].members where published[m.index] == .small { zeroPossible.insert(m.index) }
+            }
         }
         return State(published: published, rates: rates, zeroPossible: zeroPossible)
+    }
+
+    /// The shown count to suppress to widen cell `i`'s narrowed range: among
+    /// the counts the constraints that set its bounds used, the smallest
+    /// non-zero shown one (non-margins first); failing that, the same one step
+    /// further back, through the suppressed cells those constraints used, and
+    /// so on; a 0 (hidden as ≤7) only when no non-zero count is on the way.
+    func culprit(for i: Int, table: DisclosureTable, status: [Status], propagator: IntervalPropagator) -> Int? {
+        var seen: Set<Int> = [2 * i, 2 * i + 1]
+        var level: [(cell: Int, upper: Bool)] = [(i, false), (i, true)]
+        var zeroFallback: Int?
+        let key = { (c: Int) in (table.isMargin[c] ? 1 : 0, table.values[c], c) }
+        for _ in 0..<8 where !level.isEmpty {
+            var shown: [Int] = []
+            var next: [(cell: Int, upper: Bool)] = []
+            for (cell, up) in level {
+                let why = Int(up ? propagator.hiWhy[cell] : propagator.loWhy[cell])
+                guard why >= 0 else { continue }
+                for s in propagator.sources(of: cell, upper: up, in: why) where s.cell != i {
+                    if status[s.cell] == .shown {
+                        shown.append(s.cell)
+                    } else if seen.insert(2 * s.cell + (s.upper ? 1 : 0)).inserted {
+                        next.append(s)
+                    }
+                }
+            }
+            if let best = shown.filter({ table.values[$0] > 0 }).min(by: { key($0) < key($1) }) { return best }
+            if zeroFallback == nil { zeroFallback = shown.min(by: { key($0) < key($1) }) }
+            level = next
+        }
+        return zeroFallback
     }
 
     /// The next cell to suppress to protect cell `i`: the smallest non-zero
@@ -194,11 +254,15 @@ public struct ProtectedTable: Sendable {
     public let rates: [String?]
     /// What a reader can work out about each cell (see ``DisclosureAudit``).
     public let readerRanges: [DisclosureAudit.Range]
+    /// Cells shown as ≤7 that a reader must allow to be 0 (beside a 0 hidden as ≤7).
+    public let zeroPossible: Set<Int>
     /// `≤7` cells that could still be narrowed too far (empty unless every
     /// count near them was already suppressed).
     public let unresolved: [DisclosureTable.Cell]
     /// Audit rounds run.
     public let rounds: Int
+    /// Constraint visits the audit made (a measure of its work).
+    public let work: Int
     /// The rule applied, nil when suppression was switched off.
     public let rule: SmallNumberSuppression?
 
