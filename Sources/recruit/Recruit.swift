@@ -26,6 +26,7 @@ struct Recruit: ParsableCommand {
             RunsCommand.self,
             FeedbackCommand.self,
             HistoryCommand.self,
+            ReportCommand.self,
             AuditCommand.self,
         ]
     )
