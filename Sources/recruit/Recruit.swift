@@ -18,6 +18,7 @@ struct Recruit: ParsableCommand {
         version: BuildInfo.versionString,
         subcommands: [
             DatabaseCommand.self,
+            CodeListsCommand.self,
         ]
     )
 }
