@@ -102,29 +102,41 @@ BEGIN
   END LOOP;
 END $$;
 
--- Drops a load's tables (attached or not), unless a practice's current
--- snapshot is that load or the load is still running with its session alive.
--- Returns how many tables were dropped. The caller's lock_timeout applies.
-CREATE FUNCTION drop_load_tables(p_load_id bigint) RETURNS integer LANGUAGE plpgsql AS $$
+-- Drops the tables of the given loads (attached or not), refusing a load a
+-- practice's current snapshot is, or one still running with its session
+-- alive. Dropping an attached partition needs an exclusive lock on the
+-- partitioned tables: it is asked for with NOWAIT, so a reader is never queued
+-- behind it (SQLSTATE 55P03 when a search holds them: try again later).
+-- Returns the ids of the loads whose tables were dropped.
+CREATE FUNCTION drop_load_tables(p_load_ids bigint[]) RETURNS bigint[] LANGUAGE plpgsql AS $$
 DECLARE
-  v_kind  text;
-  v_count integer := 0;
+  v_id      bigint;
+  v_kind    text;
+  v_dropped bigint[] := '{}';
 BEGIN
-  IF EXISTS (SELECT 1 FROM practice_snapshots WHERE load_id = p_load_id) THEN
-    RAISE EXCEPTION 'load % is the current snapshot of a practice: its tables are kept', p_load_id
+  IF EXISTS (SELECT 1 FROM practice_snapshots WHERE load_id = ANY(p_load_ids)) THEN
+    RAISE EXCEPTION 'a practice''s current snapshot is one of loads %: their tables are kept', p_load_ids
       USING ERRCODE = 'object_in_use';
   END IF;
-  IF EXISTS (SELECT 1 FROM loads l WHERE l.load_id = p_load_id AND l.status = 'running'
+  IF EXISTS (SELECT 1 FROM loads l WHERE l.load_id = ANY(p_load_ids) AND l.status = 'running'
                AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid)) THEN
-    RAISE EXCEPTION 'load % is still running: its tables are kept', p_load_id USING ERRCODE = 'object_in_use';
+    RAISE EXCEPTION 'one of loads % is still running: their tables are kept', p_load_ids USING ERRCODE = 'object_in_use';
   END IF;
-  FOREACH v_kind IN ARRAY ARRAY['patients', 'events', 'prescriptions'] LOOP
-    IF to_regclass(quote_ident(v_kind || '_l' || p_load_id)) IS NOT NULL THEN
-      EXECUTE format('DROP TABLE %I', v_kind || '_l' || p_load_id);
-      v_count := v_count + 1;
-    END IF;
+  IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE c.relnamespace = current_schema()::regnamespace
+               AND c.relname IN (SELECT k || '_l' || id FROM unnest(p_load_ids) id,
+                                 unnest(ARRAY['patients', 'events', 'prescriptions']) k)) THEN
+    LOCK TABLE patients, events, prescriptions IN ACCESS EXCLUSIVE MODE NOWAIT;
+  END IF;
+  FOREACH v_id IN ARRAY p_load_ids LOOP
+    FOREACH v_kind IN ARRAY ARRAY['patients', 'events', 'prescriptions'] LOOP
+      IF to_regclass(quote_ident(v_kind || '_l' || v_id)) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %I', v_kind || '_l' || v_id);
+        IF NOT v_id = ANY(v_dropped) THEN v_dropped := v_dropped || v_id; END IF;
+      END IF;
+    END LOOP;
   END LOOP;
-  RETURN v_count;
+  RETURN v_dropped;
 END $$;
 
 -- create_load_partitions (sql/0003, used by test fixtures) creates attached
@@ -143,7 +155,7 @@ DECLARE
   f text;
 BEGIN
   FOREACH f IN ARRAY ARRAY['create_load_table(text, bigint)', 'index_load_table(text, bigint)',
-                           'attach_load_tables(bigint)', 'drop_load_tables(bigint)', 'create_load_partitions(bigint)'] LOOP
+                           'attach_load_tables(bigint)', 'drop_load_tables(bigint[])', 'create_load_partitions(bigint)'] LOOP
     EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = %I, pg_temp', f, current_schema());
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;

@@ -170,7 +170,7 @@ struct RolesTests {
             #expect(loader.sqlState("SELECT create_load_table('patients; DROP TABLE audit_log', \(load))") == "22023")
             #expect(loader.sqlState("SELECT create_load_table('runs', \(load))") == "22023")
             #expect(loader.sqlState("SELECT create_load_table('events', \(load))") == "22023")  // no longer running
-            #expect(loader.sqlState("SELECT drop_load_tables(\(load))") == "55006")  // a current snapshot
+            #expect(loader.sqlState("SELECT drop_load_tables(ARRAY[\(load)]::bigint[])") == "55006")  // a current snapshot
             // No DDL of its own.
             #expect(loader.sqlState("CREATE TABLE x (a int)") == "42501")
             #expect(loader.sqlState("CREATE INDEX ON \(identifier: "patients_l\(load)") (patient_id)") == "42501")
@@ -210,7 +210,7 @@ struct RolesTests {
             #expect(p.sqlState("INSERT INTO loads (os_user, tool_version, profile_name, profile_sha256) VALUES ('t', 't', 'p', 'x')") == "42501")
             #expect(p.sqlState("UPDATE practice_snapshots SET load_id = load_id") == "42501")
             #expect(p.sqlState("SELECT create_load_partitions(999)") == "42501")
-            #expect(p.sqlState("SELECT drop_load_tables(\(load))") == "42501")
+            #expect(p.sqlState("SELECT drop_load_tables(ARRAY[\(load)]::bigint[])") == "42501")
             #expect(p.sqlState("DELETE FROM run_invitations") == "42501")
             #expect(p.sqlState("CREATE TABLE x (a int)") == "42501")
         }

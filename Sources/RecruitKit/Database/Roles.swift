@@ -101,7 +101,7 @@ public struct Roles {
         "create_load_table(text, bigint)": [.loader],
         "index_load_table(text, bigint)": [.loader],
         "attach_load_tables(bigint)": [.loader],
-        "drop_load_tables(bigint)": [.loader],
+        "drop_load_tables(bigint[])": [.loader],
         "create_load_partitions(bigint)": [.loader],
     ]
 
