@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - install prerequisites, build, and run the whole pipeline on a synthetic extract"
 	@echo "make test   - install prerequisites, build, and run the tests against a throwaway PostgreSQL cluster"
 	@echo "make build  - build the recruit command (CONFIG=release for an optimised build)"
-	@echo "make bench  - benchmarks against the shared baseline (bench-load, bench-cohort)"
+	@echo "make bench  - benchmarks against the shared baseline (bench-load, bench-cohort; SIZE=100k for the small one)"
 
 prereqs:
 	@scripts/prereqs.sh
@@ -32,6 +32,14 @@ demo: build
 test: build
 	$(SWIFT) build --build-tests
 	@scripts/with-test-cluster.sh "$(RECRUIT)" $(SWIFT) test --skip-build
+
+# Benchmarks against the shared baseline (../shared/bench): SIZE=1m (default) or SIZE=100k.
+SIZE ?= 1m
+bench: bench-load bench-cohort
+
+bench-load:
+	$(MAKE) release
+	SIZE=$(SIZE) RECRUIT="$$($(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-load.sh
 
 clean:
 	rm -rf .build

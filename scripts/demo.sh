@@ -5,6 +5,7 @@ set -euo pipefail
 recruit=$1 out=$2
 step() { printf '\n\033[1m$ recruit %s\033[0m\n' "$*"; "$recruit" "$@"; }
 mkdir -p "$out"
+step synth --out "$out/extract" --patients 15000 --practices 3 --seed 1
 step db start
 step db migrate
 step db status

@@ -18,7 +18,12 @@ struct Recruit: ParsableCommand {
         version: BuildInfo.versionString,
         subcommands: [
             DatabaseCommand.self,
+            LoadCommand.self,
+            AuditCommand.self,
+            FeedbackCommand.self,
+            HistoryCommand.self,
             CodeListsCommand.self,
+            SynthCommand.self,
         ]
     )
 }
