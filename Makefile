@@ -47,3 +47,14 @@ bench-cohort:
 
 clean:
 	rm -rf .build
+
+# Coverage-guided fuzzing of every parser of outside input (scripts/fuzz.sh;
+# FUZZ_SECONDS per target, default 60).
+.PHONY: fuzz fault-test
+fuzz: prereqs
+	@scripts/fuzz.sh
+
+# Faults against a real throwaway cluster (scripts/fault-test.sh): SIGKILLed
+# loads, immediate restarts, concurrent loads and runs, a full disk.
+fault-test: build
+	@scripts/fault-test.sh "$(RECRUIT)"
