@@ -71,7 +71,7 @@ func seedRunData(_ db: Database) throws -> (loadID: Int, runID: Int) {
     try c.execute("INSERT INTO cohort_definitions VALUES ('abc', 'c', '1', 'text')")
     let run = try c.query("""
         INSERT INTO runs (cohort_name, cohort_version, cohort_sha256, index_date, status, history_as_of, os_user, tool_version)
-        VALUES ('c', '1', 'abc', '2024-01-01', 'issued', now(), 'test', 'test') RETURNING run_id
+        VALUES ('c', '1', 'abc', '2024-01-01', 'draft', now(), 'test', 'test') RETURNING run_id
         """)[0].int("run_id")!
     try c.execute("INSERT INTO run_practices (run_id, practice_id, load_id, extract_date) VALUES (\(run), 'P1', \(load), '2024-01-01')")
     try c.execute("INSERT INTO run_invitations (run_id, practice_id, patient_id) VALUES (\(run), 'P1', 'SECRET-PATIENT-1')")
@@ -84,6 +84,8 @@ func seedRunData(_ db: Database) throws -> (loadID: Int, runID: Int) {
                 """)
         }
     }
+    // An issued run is frozen (sql/0011): filled as a draft, then issued.
+    try c.execute("UPDATE runs SET status = 'issued', issued_at = now() WHERE run_id = \(run)")
     let imp = try c.query("""
         INSERT INTO contact_imports (kind, cohort_name, file_name, file_sha256, rows, os_user)
         VALUES ('feedback', 'c', 'f.csv', 'h', 1, 'test') RETURNING import_id

@@ -80,8 +80,8 @@ struct YieldFixtures {
         let runID = try connection.query("""
             INSERT INTO runs (cohort_name, cohort_version, cohort_sha256, index_date, codelists, status, history_as_of,
                               os_user, tool_version, issued_at, finished_at)
-            VALUES (\(cohortName), \(version), \(sha), \(indexDate)::date, \(JSONB(codelists)), \(status), now(),
-                    'test', '0.1.0', CASE WHEN \(status) = 'issued' THEN now() END, now())
+            VALUES (\(cohortName), \(version), \(sha), \(indexDate)::date, \(JSONB(codelists)), \(status == "issued" ? "draft" : status), now(),
+                    'test', '0.1.0', NULL, now())
             RETURNING run_id
             """)[0].int("run_id")!
         var ids: [String] = [], steps: [Int] = [], criteria: [String] = [], labels: [String] = [], remaining: [Int] = []
@@ -107,6 +107,10 @@ struct YieldFixtures {
             SELECT \(runID), u.p, 'R' || \(runID) || '-' || lpad(g::text, 6, '0')
             FROM unnest(\(practices.map(\.id))::text[], \(practices.map { $0.chain.last! })::int[]) AS u(p, n), generate_series(1, u.n) g
             """)
+        // An issued run is frozen (sql/0011): fill it as a draft, then issue it.
+        if status == "issued" {
+            try connection.execute("UPDATE runs SET status = 'issued', issued_at = now() WHERE run_id = \(runID)")
+        }
         if feedback { try addFeedback(run: runID, indexDate: indexDate) }
         return runID
     }
