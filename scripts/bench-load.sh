@@ -100,10 +100,11 @@ for run in $(seq 1 "$runs"); do
   /usr/bin/time -v -o "$tmp/time.txt" env RECRUIT_SCHEMA="$schema" "$recruit" load "$extract" --json -q > "$tmp/load.json"
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$tmp/time.txt")
   rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tmp/time.txt")
+  cpu=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.1f s user + %.1f s system", u, s }' "$tmp/time.txt")
   status=$(sed -n 's/.*"status":"\([a-z_]*\)".*/\1/p' "$tmp/load.json" | head -1)
   [ "$status" = loaded ] || { log "recruit load did not load (status $status)"; cat "$tmp/load.json" >&2; exit 1; }
   timings=$(sed -n 's/.*"timings":{\([^}]*\)}.*/\1/p' "$tmp/load.json")
-  log "recruit: ${wall} s wall, peak RSS $(( rss_kb / 1024 )) MB ($timings)"
+  log "recruit: ${wall} s wall, peak RSS $(( rss_kb / 1024 )) MB, recruit's own CPU $cpu ($timings)"
   if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; best_rss=$rss_kb; fi
   PGOPTIONS="-c client_min_messages=warning" psql -X -q -c "DROP SCHEMA $schema CASCADE"
 done

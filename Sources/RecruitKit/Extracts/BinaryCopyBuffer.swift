@@ -3,13 +3,12 @@
 /// The loader converts each row while it streams and sends values in their
 /// binary form, so the server parses no text: a date is its day number, an
 /// integer its big-endian bytes, a decimal PostgreSQL's base-10000 `numeric`.
-/// A row is begun with ``beginRow(fields:)``; if a later field turns out to
-/// be invalid the row is dropped with ``rollback()``.
+/// The loader checks every rule of a row before it writes the row's first
+/// byte, so a rejected row never needs to be taken back.
 final class BinaryCopyBuffer {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
     private var capacity: Int
-    private var rowStart = 0
 
     /// The 19-byte header every binary COPY stream starts with.
     static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
@@ -25,7 +24,7 @@ final class BinaryCopyBuffer {
 
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-    func reset() { count = 0; rowStart = 0 }
+    func reset() { count = 0 }
 
     @inline(__always)
     func reserve(_ n: Int) {
@@ -42,18 +41,10 @@ final class BinaryCopyBuffer {
         capacity = c
     }
 
-    /// Marks where the next row starts (``rollback()`` returns here).
-    @inline(__always)
-    func mark() { rowStart = count }
-
     @inline(__always)
     func beginRow(fields: Int16) {
         int16(fields)
     }
-
-    /// Drops what was written since ``mark()``.
-    @inline(__always)
-    func rollback() { count = rowStart }
 
     @inline(__always)
     func int16(_ v: Int16) {

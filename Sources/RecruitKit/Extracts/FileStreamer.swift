@@ -39,7 +39,6 @@ final class FileStreamer {
         /// The rejects alone already exceed the threshold, whatever the rest of the file holds.
         var refusedEarly = false
 
-        var overThreshold: Bool { refusedEarly }
         func exceeds(_ rate: Double) -> Bool { refusedEarly || Double(rejected) > rate * Double(rowsRead) }
     }
 
