@@ -26,7 +26,7 @@ public enum CodeListFixture {
         "chronic-pain": [("N245.", "Back pain, chronic", .read2), ("1M10.", "Chronic pain", .read2),
                          ("XE1FN", "Chronic pain", .ctv3), ("82423001", "Chronic pain", .snomed)],
         "opioid-analgesics": [("322236009", "Codeine phosphate 30mg tablets", .dmd), ("dh1..", "Codeine, with term", .read2),
-                              ("36126911000001108", "Tramadol 50mg capsules", .dmd)],
+                              ("36126911000001104", "Tramadol 50mg capsules", .dmd)],
         "gabapentinoids": [("321985006", "Gabapentin 300mg capsules", .dmd), ("415160008", "Pregabalin 75mg capsules", .dmd)],
         "fit-notes": [("9D11.", "Fit note issued, \"not fit for work\"", .read2), ("9D1B.", "Med3 issued", .read2)],
         "unemployment": [("13J3.", "Unemployed", .read2)],

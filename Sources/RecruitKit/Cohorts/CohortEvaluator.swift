@@ -53,6 +53,7 @@ public struct CohortEvaluator {
                          historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
                          recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> CohortEvaluation {
         let connection = database.connection
+        let historyAsOf = try historyAsOf ?? Self.historyInstant(database)
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
             let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
@@ -72,11 +73,24 @@ public struct CohortEvaluator {
         }
     }
 
+    /// The instant a new run's history is fixed at: taken under the
+    /// contact-history lock, in its own short transaction, so every import
+    /// stamped before it has committed (imports stamp and commit while holding
+    /// the lock) and the run's snapshot, taken afterwards, sees all of them and
+    /// a reproduction sees exactly the same.
+    static func historyInstant(_ database: Database) throws -> String {
+        try database.connection.transaction {
+            try ContactHistory.lock(database)
+            return try database.connection.query("SELECT clock_timestamp()::text AS t")[0].string("t") ?? ""
+        }
+    }
+
     /// Every patient's step (for tests and for explaining one patient), by practice then patient.
     public func steps(on database: Database, indexDate: LocalDate?, practices: [String]?,
                       historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
                       recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> [PatientStep] {
         let connection = database.connection
+        let historyAsOf = try historyAsOf ?? Self.historyInstant(database)
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
             let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)

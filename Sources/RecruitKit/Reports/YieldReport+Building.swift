@@ -1,0 +1,281 @@
+import Foundation
+import Postgres
+
+extension YieldReport {
+    /// Builds the published report from unrounded counts.
+    ///
+    /// Every count the report prints becomes a cell of one ``DisclosureTable``,
+    /// with the relations between them: each attrition chain and its totals,
+    /// each funnel row's sub-totals, the month and practice totals, the links
+    /// between a run's last step and the funnel's eligible count, and the
+    /// printed rates. ``SmallNumberSuppression`` then decides what is shown.
+    ///
+    /// - Parameters:
+    ///   - data: the counts read from the database.
+    ///   - suppression: the rule, or nil for `--no-suppression`.
+    ///   - generatedAt: the time stamp the report carries.
+    public static func build(from data: YieldData, suppression: SmallNumberSuppression?,
+                             generatedAt: Date = Date()) throws -> YieldReport {
+        var builder = Builder(data: data)
+        try builder.addAttrition()
+        builder.addFunnel()
+        builder.addPractices()
+        let protected = suppression.map { $0.protect(builder.table) } ?? SmallNumberSuppression.unsuppressed(builder.table)
+        guard protected.unresolved.isEmpty else {
+            throw RecruitError.refused("small-number suppression could not protect \(protected.unresolved.count) count(s) of the report "
+                                       + "(every count near them is suppressed already); nothing was written. Report fewer runs or practices together.")
+        }
+        return builder.report(protected, suppression: suppression, generatedAt: generatedAt)
+    }
+
+    typealias Cell = DisclosureTable.Cell
+
+    /// Lays the report's counts out as cells and relations.
+    struct Builder {
+        let data: YieldData
+        var table = DisclosureTable()
+
+        struct ChainCells {
+            var runID: Int
+            var practiceID: String
+            var remaining: [Cell]
+            var removed: [Cell]  // removed[k-1] is step k's
+        }
+        var chains: [ChainCells] = []
+        /// Step labels and criteria per run.
+        var stepInfo: [Int: [(criterion: String, label: String)]] = [:]
+        /// (run, practice) → its chain; practice `__total__` for the run total.
+        var chainIndex: [YieldData.RunPractice: Int] = [:]
+
+        var months: [String] = []
+        var practiceIDs: [String] = []
+        /// (practice, month) → the funnel row's cells by measure.
+        var funnelCells: [String: [String: [FunnelMeasure: Cell]]] = [:]
+        var funnelRatios: [String: [String: [FunnelRate: Int]]] = [:]
+
+        struct PracticeCells {
+            var practiceID: String
+            var runs: Int
+            var registered: Cell
+            var ratio: Int
+        }
+        var practiceCells: [PracticeCells] = []
+        var denominator = Denominator(step: 0, label: "")
+
+        init(data: YieldData) {
+            self.data = data
+        }
+
+        // MARK: Attrition
+
+        mutating func addAttrition() throws {
+            var byRun: [Int: [YieldData.Step]] = [:]
+            for s in data.steps { byRun[s.runID, default: []].append(s) }
+            for run in data.runs {
+                let steps = byRun[run.id] ?? []
+                var byPractice: [(String, [YieldData.Step])] = []
+                for s in steps {
+                    if byPractice.last?.0 == s.practiceID { byPractice[byPractice.count - 1].1.append(s) } else { byPractice.append((s.practiceID, [s])) }
+                }
+                guard let first = byPractice.first else { continue }
+                let info = first.1.map { (criterion: $0.criterion, label: $0.label) }
+                if let odd = byPractice.first(where: { $0.1.count != info.count }) {
+                    throw RecruitError.refused("run \(run.id): practice \(odd.0) has \(odd.1.count) yield steps, practice \(first.0) has \(info.count)")
+                }
+                stepInfo[run.id] = info
+                var practiceChains: [ChainCells] = []
+                for (practice, rows) in byPractice {
+                    practiceChains.append(addChain(run: run.id, practice: practice, counts: rows.map(\.remaining), margin: false))
+                }
+                let totals = (0..<info.count).map { k in practiceChains.reduce(0) { $0 + table.value($1.remaining[k]) } }
+                let total = addChain(run: run.id, practice: YieldReport.total, counts: totals, margin: true)
+                for k in 0..<info.count {
+                    table.relate(total: total.remaining[k], parts: practiceChains.map { $0.remaining[k] })
+                    if k > 0 { table.relate(total: total.removed[k - 1], parts: practiceChains.map { $0.removed[k - 1] }) }
+                }
+            }
+        }
+
+        mutating func addChain(run: Int, practice: String, counts: [Int], margin: Bool) -> ChainCells {
+            let remaining = counts.enumerated().map { table.add($1, name: "attrition \(run) \(practice) r\($0)", isMargin: margin) }
+            var removed: [Cell] = []
+            for k in counts.indices.dropFirst() {
+                let d = table.add(counts[k - 1] - counts[k], name: "attrition \(run) \(practice) d\(k)", isMargin: margin)
+                table.relate(total: remaining[k - 1], parts: [remaining[k], d])
+                removed.append(d)
+            }
+            let chain = ChainCells(runID: run, practiceID: practice, remaining: remaining, removed: removed)
+            chainIndex[YieldData.RunPractice(runID: run, practiceID: practice)] = chains.count
+            chains.append(chain)
+            return chain
+        }
+
+        func chain(_ run: Int, _ practice: String) -> ChainCells? {
+            chainIndex[YieldData.RunPractice(runID: run, practiceID: practice)].map { chains[$0] }
+        }
+
+        // MARK: Funnel
+
+        mutating func addFunnel() {
+            months = Array(Set(data.runs.map(\.month))).sorted()
+            practiceIDs = Array(Set(chains.map(\.practiceID)).subtracting([YieldReport.total])).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            // Which runs cover each practice in each month.
+            var covering: [String: [String: [Int]]] = [:]
+            for c in chains where c.practiceID != YieldReport.total {
+                let month = data.runs.first { $0.id == c.runID }!.month
+                covering[c.practiceID, default: [:]][month, default: []].append(c.runID)
+            }
+            for p in practiceIDs {
+                for m in months {
+                    guard let runs = covering[p]?[m] else { continue }
+                    var counts: [FunnelMeasure: Int] = [:]
+                    for run in runs {
+                        for (measure, n) in data.outcomes[YieldData.RunPractice(runID: run, practiceID: p)] ?? [:] {
+                            counts[measure, default: 0] += n
+                        }
+                        counts[.eligible, default: 0] += table.value(chain(run, p)!.remaining.last!)
+                    }
+                    counts[.ineligibleWorking] = (counts[.ineligibleInWork] ?? 0) + (counts[.ineligibleOffSickWithJob] ?? 0)
+                    let cells = addFunnelRow(p, m, counts: counts, margin: false)
+                    table.relate(total: cells[.eligible]!, parts: runs.map { chain($0, p)!.remaining.last! })
+                }
+                let rows = months.compactMap { funnelCells[p]?[$0] }
+                addSumRow(p, YieldReport.allMonths, of: rows)
+            }
+            for m in months {
+                let rows = practiceIDs.compactMap { funnelCells[$0]?[m] }
+                let cells = addSumRow(YieldReport.total, m, of: rows)
+                let runs = data.runs.filter { $0.month == m }.compactMap { chain($0.id, YieldReport.total) }
+                if !runs.isEmpty { table.relate(total: cells[.eligible]!, parts: runs.map { $0.remaining.last! }) }
+            }
+            let all = addSumRow(YieldReport.total, YieldReport.allMonths, of: months.compactMap { funnelCells[YieldReport.total]?[$0] })
+            let byPractice = practiceIDs.compactMap { funnelCells[$0]?[YieldReport.allMonths] }
+            for measure in FunnelMeasure.allCases where !byPractice.isEmpty {
+                table.relate(total: all[measure]!, parts: byPractice.map { $0[measure]! })
+            }
+        }
+
+        @discardableResult
+        mutating func addSumRow(_ practice: String, _ month: String, of rows: [[FunnelMeasure: Cell]]) -> [FunnelMeasure: Cell] {
+            var counts: [FunnelMeasure: Int] = [:]
+            for m in FunnelMeasure.allCases { counts[m] = rows.reduce(0) { $0 + table.value($1[m]!) } }
+            let cells = addFunnelRow(practice, month, counts: counts, margin: true)
+            for m in FunnelMeasure.allCases where !rows.isEmpty {
+                table.relate(total: cells[m]!, parts: rows.map { $0[m]! })
+            }
+            return cells
+        }
+
+        mutating func addFunnelRow(_ practice: String, _ month: String, counts: [FunnelMeasure: Int], margin: Bool) -> [FunnelMeasure: Cell] {
+            var cells: [FunnelMeasure: Cell] = [:]
+            for m in FunnelMeasure.allCases {
+                cells[m] = table.add(counts[m] ?? 0, name: "funnel \(practice) \(month) \(m.rawValue)", isMargin: margin)
+            }
+            for (total, parts) in FunnelMeasure.rowRelations {
+                table.relate(total: cells[total]!, parts: parts.map { cells[$0]! })
+            }
+            var ratios: [FunnelRate: Int] = [:]
+            for r in FunnelRate.allCases {
+                ratios[r] = table.ratios.count
+                table.publishRatio(cells[r.numerator]!, over: cells[r.denominator]!, format: .percent)
+            }
+            funnelCells[practice, default: [:]][month] = cells
+            funnelRatios[practice, default: [:]][month] = ratios
+            return cells
+        }
+
+        // MARK: Practices
+
+        mutating func addPractices() {
+            // The list size: the count after the first criterion (registered at the index date
+            // in the reference cohort), else the extract.
+            let latest = data.runs.last { stepInfo[$0.id] != nil }
+            let latestInfo = latest.flatMap { stepInfo[$0.id] } ?? []
+            denominator = latestInfo.count > 1 ? Denominator(step: 1, label: latestInfo[1].label)
+                : Denominator(step: 0, label: latestInfo.first?.label ?? "In the extract")
+            var registeredCells: [Cell] = []
+            for p in practiceIDs {
+                let runChains = data.runs.compactMap { chain($0.id, p) }
+                let parts = runChains.map { $0.remaining[min(denominator.step, $0.remaining.count - 1)] }
+                let registered = table.add(parts.reduce(0) { $0 + table.value($1) }, name: "registered \(p)")
+                table.relate(total: registered, parts: parts)
+                let ratio = table.ratios.count
+                table.publishRatio(funnelCells[p]![YieldReport.allMonths]![.eligible]!, over: registered, format: .perThousand)
+                practiceCells.append(PracticeCells(practiceID: p, runs: runChains.count, registered: registered, ratio: ratio))
+                registeredCells.append(registered)
+            }
+            let registered = table.add(registeredCells.reduce(0) { $0 + table.value($1) }, name: "registered total", isMargin: true)
+            table.relate(total: registered, parts: registeredCells)
+            let runTotals = data.runs.compactMap { chain($0.id, YieldReport.total) }
+            table.relate(total: registered, parts: runTotals.map { $0.remaining[min(denominator.step, $0.remaining.count - 1)] })
+            let ratio = table.ratios.count
+            if let eligible = funnelCells[YieldReport.total]?[YieldReport.allMonths]?[.eligible] {
+                table.publishRatio(eligible, over: registered, format: .perThousand)
+                practiceCells.append(PracticeCells(practiceID: YieldReport.total, runs: runTotals.count, registered: registered, ratio: ratio))
+            }
+        }
+
+        // MARK: Publishing
+
+        func report(_ p: ProtectedTable, suppression: SmallNumberSuppression?, generatedAt: Date) -> YieldReport {
+            let runsByID = Dictionary(uniqueKeysWithValues: data.runs.map { ($0.id, $0) })
+            var attrition: [AttritionRow] = []
+            for c in chains {
+                let run = runsByID[c.runID]!
+                let info = stepInfo[c.runID]!
+                for k in c.remaining.indices {
+                    attrition.append(AttritionRow(runID: c.runID, indexDate: run.indexDate.description, practiceID: c.practiceID,
+                                                  step: k, criterion: info[k].criterion, label: info[k].label,
+                                                  remaining: p[c.remaining[k]], removed: k == 0 ? nil : p[c.removed[k - 1]]))
+                }
+            }
+            // Practices in byte order, the total last; within a run, steps in order.
+            let rank = { (id: String) in id == YieldReport.total ? 1 : 0 }
+            attrition.sort {
+                ($0.runID, rank($0.practiceID)) != ($1.runID, rank($1.practiceID)) ? ($0.runID, rank($0.practiceID)) < ($1.runID, rank($1.practiceID))
+                    : $0.practiceID != $1.practiceID ? $0.practiceID.utf8.lexicographicallyPrecedes($1.practiceID.utf8) : $0.step < $1.step
+            }
+
+            var funnel: [FunnelRow] = []
+            for practice in practiceIDs + [YieldReport.total] {
+                for month in months + [YieldReport.allMonths] {
+                    guard let cells = funnelCells[practice]?[month], let ratios = funnelRatios[practice]?[month] else { continue }
+                    var counts: [String: PublishedCount] = [:]
+                    for (m, cell) in cells { counts[m.rawValue] = p[cell] }
+                    var rates: [String: String?] = [:]
+                    for (r, index) in ratios { rates[r.rawValue] = .some(p.rate(index)) }
+                    funnel.append(FunnelRow(practiceID: practice, month: month, counts: counts, rates: rates))
+                }
+            }
+
+            let practices = practiceCells.map { pc -> PracticeRow in
+                let cells = funnelCells[pc.practiceID]![YieldReport.allMonths]!
+                return PracticeRow(practiceID: pc.practiceID, runs: pc.runs, registered: p[pc.registered],
+                                   eligible: p[cells[.eligible]!], invited: p[cells[.invited]!], responded: p[cells[.responded]!],
+                                   consented: p[cells[.consented]!], eligiblePer1000: p.rate(pc.ratio))
+            }
+
+            let runs = data.runs.map { r in
+                RunFacts(runID: r.id, status: r.status, indexDate: r.indexDate.description, month: r.month,
+                         cohortVersion: r.cohortVersion, cohortSHA256: r.cohortSHA256, toolVersion: r.toolVersion,
+                         issuedAt: r.issuedAt, practices: chains.filter { $0.runID == r.id && $0.practiceID != YieldReport.total }.count,
+                         supersededPractices: r.supersededPractices, codelists: r.codelists)
+            }
+            var versions: [String] = []
+            for r in data.runs where !versions.contains(r.cohortVersion) { versions.append(r.cohortVersion) }
+            let rule = suppression.map(\.statement)
+                ?? "None: exact counts (--no-suppression). For use inside the practice only: do not send this report outside it."
+            return YieldReport(
+                cohortName: data.cohortName, cohortVersions: versions,
+                generatedAt: YieldReport.timestamp(generatedAt), toolVersion: ToolInfo.version,
+                suppression: Suppression(applied: suppression != nil, rule: rule, smallCounts: p.smallCount, secondaryCounts: p.secondaryCount),
+                denominator: denominator, months: months, runs: runs, attrition: attrition, funnel: funnel, practices: practices)
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+}

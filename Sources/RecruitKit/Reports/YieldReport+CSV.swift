@@ -1,0 +1,29 @@
+extension YieldReport {
+    /// `attrition.csv`: `run_id,index_date,practice_id,step,criterion,label,remaining,removed`.
+    public var attritionCSV: String {
+        var out = "run_id,index_date,practice_id,step,criterion,label,remaining,removed\n"
+        for r in attrition {
+            out += [String(r.runID), r.indexDate, r.practiceID, String(r.step), r.criterion, r.label,
+                    r.remaining.text, r.removed?.text ?? ""].map(Self.csvField).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// `funnel.csv`: `practice_id,month`, then every ``FunnelMeasure``, then every ``FunnelRate``.
+    public var funnelCSV: String {
+        var out = (["practice_id", "month"] + FunnelMeasure.allCases.map(\.rawValue) + FunnelRate.allCases.map(\.rawValue))
+            .joined(separator: ",") + "\n"
+        for row in funnel {
+            let fields = [row.practiceID, row.month] + FunnelMeasure.allCases.map { row[$0].text }
+                + FunnelRate.allCases.map { row.rate($0) ?? "" }
+            out += fields.map(Self.csvField).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// RFC 4180 quoting where needed.
+    static func csvField(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+
+/// A yield report as published: every count already suppressed or rounded.
+///
+/// `yields.json` is this value; `attrition.csv`, `funnel.csv` and
+/// `report.html` are rendered from it, so the three can never disagree, and
+/// nothing unprotected reaches a renderer.
+public struct YieldReport: Codable, Sendable {
+    /// The practice id of total rows (no valid practice code looks like it).
+    public static let total = "__total__"
+    /// The month of all-months rows.
+    public static let allMonths = "all"
+
+    public struct RunFacts: Codable, Sendable, Hashable {
+        public var runID: Int
+        public var status: String
+        public var indexDate: String
+        public var month: String
+        public var cohortVersion: String
+        public var cohortSHA256: String
+        public var toolVersion: String
+        public var issuedAt: String?
+        public var practices: Int
+        public var supersededPractices: [String]
+        public var codelists: JSONValue
+
+        enum CodingKeys: String, CodingKey {
+            case runID = "run_id", status, indexDate = "index_date", month, cohortVersion = "cohort_version"
+            case cohortSHA256 = "cohort_sha256", toolVersion = "tool_version", issuedAt = "issued_at", practices
+            case supersededPractices = "superseded_practices", codelists
+        }
+    }
+
+    /// Per run, practice (and `__total__`) and step: the patients remaining and those the step removed.
+    public struct AttritionRow: Codable, Sendable, Hashable {
+        public var runID: Int
+        public var indexDate: String
+        public var practiceID: String
+        public var step: Int
+        public var criterion: String
+        public var label: String
+        public var remaining: PublishedCount
+        /// nil for step 0.
+        public var removed: PublishedCount?
+
+        enum CodingKeys: String, CodingKey {
+            case runID = "run_id", indexDate = "index_date", practiceID = "practice_id", step, criterion, label, remaining, removed
+        }
+    }
+
+    /// Per practice (and `__total__`) and month (and `all`): the funnel counts and rates.
+    public struct FunnelRow: Codable, Sendable, Hashable {
+        public var practiceID: String
+        public var month: String
+        /// By ``FunnelMeasure`` raw value.
+        public var counts: [String: PublishedCount]
+        /// By ``FunnelRate`` raw value: the percentage's text, or nil where not shown.
+        public var rates: [String: String?]
+
+        public subscript(_ m: FunnelMeasure) -> PublishedCount { counts[m.rawValue] ?? .small }
+        public func rate(_ r: FunnelRate) -> String? { rates[r.rawValue] ?? nil }
+
+        enum CodingKeys: String, CodingKey {
+            case practiceID = "practice_id", month, counts, rates
+        }
+    }
+
+    /// Per practice (and `__total__`), all selected runs pooled: the yield per 1,000 registered.
+    public struct PracticeRow: Codable, Sendable, Hashable {
+        public var practiceID: String
+        /// Runs that covered the practice.
+        public var runs: Int
+        public var registered: PublishedCount
+        public var eligible: PublishedCount
+        public var invited: PublishedCount
+        public var responded: PublishedCount
+        public var consented: PublishedCount
+        /// Eligible per 1,000 registered, or nil where not shown.
+        public var eligiblePer1000: String?
+
+        enum CodingKeys: String, CodingKey {
+            case practiceID = "practice_id", runs, registered, eligible, invited, responded, consented
+            case eligiblePer1000 = "eligible_per_1000"
+        }
+    }
+
+    public struct Suppression: Codable, Sendable, Hashable {
+        /// false: `--no-suppression` (for use inside the practice only).
+        public var applied: Bool
+        public var rule: String
+        /// Counts shown as ≤7.
+        public var smallCounts: Int
+        /// Counts suppressed to protect another (`*`).
+        public var secondaryCounts: Int
+
+        enum CodingKeys: String, CodingKey {
+            case applied, rule, smallCounts = "small_counts", secondaryCounts = "secondary_counts"
+        }
+    }
+
+    /// The list size a practice's yield is divided by.
+    public struct Denominator: Codable, Sendable, Hashable {
+        /// The attrition step whose remaining count is used (1: after the first criterion).
+        public var step: Int
+        public var label: String
+    }
+
+    public var cohortName: String
+    public var cohortVersions: [String]
+    public var generatedAt: String
+    public var toolVersion: String
+    public var suppression: Suppression
+    public var denominator: Denominator
+    public var months: [String]
+    public var runs: [RunFacts]
+    public var attrition: [AttritionRow]
+    public var funnel: [FunnelRow]
+    public var practices: [PracticeRow]
+
+    enum CodingKeys: String, CodingKey {
+        case cohortName = "cohort_name", cohortVersions = "cohort_versions", generatedAt = "generated_at"
+        case toolVersion = "tool_version", suppression, denominator, months, runs, attrition, funnel, practices
+    }
+
+    /// The funnel row for a practice and month.
+    public func funnelRow(_ practiceID: String, _ month: String) -> FunnelRow? {
+        funnel.first { $0.practiceID == practiceID && $0.month == month }
+    }
+
+    /// The attrition rows of one run for one practice (or `__total__`), by step.
+    public func attrition(run: Int, practice: String = YieldReport.total) -> [AttritionRow] {
+        attrition.filter { $0.runID == run && $0.practiceID == practice }
+    }
+
+    /// The latest run (by index date, then id).
+    public var latestRun: RunFacts? { runs.last }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import RecruitKit
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Reports for research teams, with small numbers suppressed.",
+        subcommands: [Yields.self]
+    )
+
+    struct Yields: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the yield report of a cohort's runs: attrition, yield by practice, recruitment funnel and trend.",
+            discussion: """
+                Writes DIR/attrition.csv, DIR/funnel.csv, DIR/yields.json and DIR/report.html (one self-contained page: \
+                no scripts, nothing fetched, printable). By default it covers every issued run of the cohort.
+
+                Small-number suppression is on: counts from 1 to 7 are shown as ≤7, every other count is rounded to the \
+                nearest 5, and further counts are shown as * where totals, differences or rates would let a reader work out \
+                a ≤7 count. --no-suppression writes exact counts, for use inside the practice only; it is recorded in the \
+                audit trail, as every export is (action report.export, with each file's SHA-256).
+
+                Exit codes: 0 written; 1 refused (unknown run, runs of several cohorts, nothing to report); 2 usage or environment.
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("The cohort's name (default: the one cohort file in ./cohorts, else the one cohort with issued runs).", valueName: "name"))
+        var cohort: String?
+
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("Report these runs only (drafts too), instead of every issued run.", valueName: "run-id"))
+        var runs: [Int] = []
+
+        @Option(help: ArgumentHelp("Only issued runs with an index date on or after this day (YYYY-MM-DD).", valueName: "date"))
+        var since: String?
+
+        @Option(help: ArgumentHelp("The folder to write the four files to (created if missing).", valueName: "dir"))
+        var out: String
+
+        @Flag(help: "Write exact counts, without small-number suppression: for use inside the practice only (recorded in the audit trail).")
+        var noSuppression = false
+
+        @Flag(help: "Print the result as one JSON object.")
+        var json = false
+
+        func validate() throws {
+            if !runs.isEmpty && since != nil { throw ValidationError("--runs and --since cannot be used together") }
+            if let since, LocalDate(iso: since) == nil { throw ValidationError("--since must be a date as YYYY-MM-DD, got '\(since)'") }
+            if let bad = runs.first(where: { $0 <= 0 }) { throw ValidationError("--runs takes run ids (positive numbers), got \(bad)") }
+            if out.isEmpty { throw ValidationError("--out needs a folder") }
+        }
+
+        func run() throws {
+            let db = try global.openDatabase()
+            defer { db.close() }
+            let selection = YieldSelection(cohort: cohort, runIDs: runs, since: since.flatMap { LocalDate(iso: $0) })
+            let (report, result) = try YieldReportExporter.export(
+                database: db, selection: selection, outDirectory: URL(fileURLWithPath: out),
+                suppression: noSuppression ? nil : SmallNumberSuppression(), logger: global.logger)
+            if json {
+                try Output.json(result)
+                return
+            }
+            printSummary(report, result)
+        }
+
+        /// One screen: what was written, the yields by month, and the report's path last.
+        func printSummary(_ report: YieldReport, _ result: YieldReportExporter.Result) {
+            let practices = report.practices.filter { $0.practiceID != YieldReport.total }.count
+            let first = report.runs.first?.indexDate ?? "", last = report.runs.last?.indexDate ?? ""
+            Output.line("Yield report for \(report.cohortName): \(report.runs.count) run(s), index dates \(first == last ? first : "\(first) to \(last)"), \(practices) practice(s).")
+            if report.suppression.applied {
+                Output.line("Suppression: on. \(report.suppression.smallCounts) counts shown as ≤7, \(report.suppression.secondaryCounts) as * (the report states the rule).")
+            } else {
+                Output.line("Suppression: OFF. Exact counts, for use inside the practice only (recorded in the audit trail).")
+            }
+            Output.line()
+            let header = ["", "Eligible", "Invited", "Responded", "Consented"]
+            var rows: [[String]] = []
+            for month in report.months {
+                guard let row = report.funnelRow(YieldReport.total, month) else { continue }
+                rows.append([month] + [row[.eligible], row[.invited], row[.responded], row[.consented]].map(\.text))
+            }
+            if let all = report.funnelRow(YieldReport.total, YieldReport.allMonths) {
+                rows.append(["All months"] + [all[.eligible], all[.invited], all[.responded], all[.consented]].map(\.text))
+            }
+            let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+            func line(_ cells: [String]) -> String {
+                cells.enumerated().map { i, cell in
+                    let pad = String(repeating: " ", count: widths[i] - cell.count)
+                    return i == 0 ? cell + pad : pad + cell
+                }.joined(separator: "   ")
+            }
+            Output.line("  " + line(header))
+            for r in rows { Output.line("  " + line(r)) }
+            if let latest = report.latestRun {
+                let steps = report.attrition(run: latest.runID)
+                if let start = steps.first, let end = steps.last {
+                    Output.line()
+                    Output.line("Latest run \(latest.runID) (\(latest.indexDate)): \(start.remaining.text) in the extracts, \(end.remaining.text) eligible.")
+                }
+            }
+            Output.line()
+            Output.line("Audit entry \(result.auditEntryID) (report.export) records the files' SHA-256.")
+            Output.line("Files: " + YieldReportExporter.fileNames.dropLast().map { "\(result.outDirectory)/\($0)" }.joined(separator: ", "))
+            Output.line("Report: \(result.outDirectory)/report.html")
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Postgres
+@testable import RecruitKit
+import Testing
+
+/// Building the published report from counts, without a database.
+@Suite struct YieldReportBuildTests {
+    /// Counts like a real cohort's: `practices` practices through 12 criteria, `runs` monthly runs, feedback for each.
+    static func data(practices: Int, runs: Int, seed: UInt64 = 1) -> YieldData {
+        var rng = SplitMix(seed: seed)
+        let keep = [0.97, 0.9, 0.998, 0.6, 0.09, 0.4, 0.35, 0.97, 0.995, 0.97, 1.0, 0.98]
+        var runList: [YieldData.Run] = []
+        var steps: [YieldData.Step] = []
+        var outcomes: [YieldData.RunPractice: [FunnelMeasure: Int]] = [:]
+        for r in 0..<runs {
+            let date = LocalDate(year: 2024, month: r + 1, day: 28)!
+            runList.append(YieldData.Run(id: r + 1, cohortName: "c", cohortVersion: "1", cohortSHA256: "x", indexDate: date,
+                                         status: "issued", toolVersion: "t", issuedAt: nil, codelists: [], supersededPractices: []))
+            for p in 0..<practices {
+                var n = 1500 + Int(rng.next() % 14_500)
+                let id = "P\(1000 + p)"
+                for k in 0...12 {
+                    if k > 0 {
+                        let jitter = 0.9 + Double(rng.next() % 200) / 1000
+                        n = Int(Double(n) * min(1, keep[k - 1] * jitter * (k == 11 && r > 0 ? 0.7 : 1)))
+                    }
+                    steps.append(YieldData.Step(runID: r + 1, practiceID: id, step: k, criterion: "c\(k)", label: "Criterion \(k)", remaining: n))
+                }
+                let invited = n * 85 / 100, responded = invited * 3 / 10, ineligible = responded / 2
+                let inWork = ineligible * 4 / 10, offSick = ineligible * 3 / 10, notChronic = ineligible / 10
+                let other = ineligible / 10
+                outcomes[YieldData.RunPractice(runID: r + 1, practiceID: id)] = [
+                    .screenedOut: n / 12, .notInvited: n - invited - n / 12, .invited: invited, .declined: invited / 10,
+                    .responded: responded, .ineligible: ineligible, .ineligibleInWork: inWork, .ineligibleOffSickWithJob: offSick,
+                    .ineligibleNotChronicPain: notChronic, .ineligibleOther: other,
+                    .ineligibleReasonNotRecorded: ineligible - inWork - offSick - notChronic - other,
+                    .screenedEligible: responded - ineligible, .consented: (responded - ineligible) / 3, .withdrawn: 0,
+                ]
+            }
+        }
+        return YieldData(cohortName: "c", runs: runList, steps: steps, outcomes: outcomes)
+    }
+
+    /// The report's whole table, as the builder lays it out.
+    static func table(_ d: YieldData) throws -> DisclosureTable {
+        var builder = YieldReport.Builder(data: d)
+        try builder.addAttrition()
+        builder.addFunnel()
+        builder.addPractices()
+        return builder.table
+    }
+
+    @Test("120 practices × 3 runs: every ≤7 keeps at least 3 possible values, every range holds the truth")
+    func large() throws {
+        let t = try Self.table(Self.data(practices: 120, runs: 3))
+        let clock = ContinuousClock()
+        var result: ProtectedTable?
+        let elapsed = clock.measure { result = SmallNumberSuppression().protect(t) }
+        let p = try #require(result)
+        print("suppression of \(t.count) cells, \(t.relations.count) relations, \(t.ratios.count) rates: \(elapsed), "
+              + "\(p.rounds) audit rounds, \(p.work) constraint visits, \(p.smallCount) ≤7, \(p.secondaryCount) *")
+        #expect(p.unresolved.isEmpty)
+        for i in 0..<t.count {
+            let cell = DisclosureTable.Cell(index: i)
+            #expect(p.readerRange(cell).contains(t.values[i]))
+            if (1...7).contains(t.values[i]) { #expect((p.readerRange(cell).count ?? 99) >= 3, "\(t.names[i])") }
+        }
+        // An independent audit of what is printed agrees.
+        let again = DisclosureAudit.readerRanges(of: t, published: p.published, rates: p.rates, zeroPossible: p.zeroPossible)
+        #expect(again == p.readerRanges)
+    }
+
+    @Test("the report's relations hold: each chain, total and sub-total adds up")
+    func relationsHold() throws {
+        // relate(total:parts:) checks each relation as it is added; a wrong one traps.
+        let t = try Self.table(Self.data(practices: 4, runs: 2))
+        #expect(t.relations.count > 0)
+        #expect(t.ratios.count == (4 * 2 + 4 + 2 + 1) * FunnelRate.allCases.count + 5)
+    }
+}
