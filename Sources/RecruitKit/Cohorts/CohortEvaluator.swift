@@ -57,9 +57,13 @@ public struct CohortEvaluator {
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
             let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
+            var started = Date()
             let query = CohortSQLCompiler.compile(cohort, context: context, shape: .run)
-            let started = Date()
+            logger.debug("cohort compiled", metadata: ["ms": "\(Int(Date().timeIntervalSince(started) * 1000))",
+                                                       "parameters": "\(query.statement.sql.binds.count)"])
+            started = Date()
             let result = try connection.query(query.statement.sql)
+            logger.debug("cohort statement executed", metadata: ["ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
             let evaluation = try read(result, query: query, scope: scope)
             logger.info("cohort evaluated", metadata: [
                 "cohort": "\(cohort.name)", "index_date": "\(scope.indexDate)", "practices": "\(scope.practices.count)",

@@ -93,10 +93,19 @@ public struct CohortRun {
     ///   the outputs cannot be written. Nothing is recorded when it throws.
     public func dryRun(_ request: Request) throws -> Summary {
         let started = Date()
+        var lap = started
+        func phase(_ name: String) {
+            let now = Date()
+            logger.debug("run phase", metadata: ["phase": "\(name)", "ms": "\(Int(now.timeIntervalSince(lap) * 1000))"])
+            lap = now
+        }
         let cohort = try Self.resolve(request)
+        phase("definition and code lists")
         let evaluation = try CohortEvaluator(cohort: cohort, logger: logger)
             .evaluate(on: database, indexDate: request.indexDate, practices: request.practices)
+        phase("evaluation")
         let hashes = try CohortOutputWriter.write(evaluation, to: request.outputDirectory)
+        phase("outputs")
         let outputs = [
             "invitations": request.outputDirectory.appendingPathComponent(CohortOutputWriter.invitationsFile).path,
             "yield": request.outputDirectory.appendingPathComponent(CohortOutputWriter.yieldFile).path,
@@ -124,6 +133,7 @@ public struct CohortRun {
                                                  subjects: ["cohort_sha256": .string(cohort.definition.sha256),
                                                             "load_ids": .array(Array(Set(evaluation.practices.map(\.loadID))).sorted().map { .int($0) })],
                                                  payload: payload)
+        phase("audit")
         summary.seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
         logger.info("dry run written", metadata: ["cohort": "\(cohort.name)", "invited": "\(evaluation.invitations.count)",
                                                   "out": "\(request.outputDirectory.path)"])

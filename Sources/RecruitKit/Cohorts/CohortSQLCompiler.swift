@@ -116,6 +116,7 @@ public struct CohortSQLCompiler {
     let bits: [String: Int]
     /// Every code of the lists by evidence rank.
     let sortedCodes: [SystemCode]
+    let rank: [SystemCode: Int]
 
     /// The record conditions met so far, numbered from 1 in file order.
     private var leaves: [Leaf] = []
@@ -136,6 +137,10 @@ public struct CohortSQLCompiler {
         for (i, list) in cohort.codeLists.enumerated() { bits[list.name] = i }
         self.bits = bits
         self.sortedCodes = Self.sortedCodes(cohort)
+        var rank: [SystemCode: Int] = [:]
+        rank.reserveCapacity(sortedCodes.count)
+        for (i, code) in sortedCodes.enumerated() { rank[code] = i }
+        self.rank = rank
     }
 
     /// Compiles the statement.
@@ -304,20 +309,14 @@ public struct CohortSQLCompiler {
     static func sortedCodes(_ cohort: ResolvedCohort) -> [SystemCode] {
         var all = Set<SystemCode>()
         for list in cohort.codeLists { all.formUnion(list.codes) }
-        return all.sorted { a, b in
-            if a.code != b.code { return a.code.utf8.lexicographicallyPrecedes(b.code.utf8) }
-            return a.system.rawValue.utf8.lexicographicallyPrecedes(b.system.rawValue.utf8)
-        }
+        // Sort on byte arrays made once (comparing Strings' UTF-8 views is slow).
+        let keyed = all.map { (key: Array($0.code.utf8) + [0] + Array($0.system.rawValue.utf8), code: $0) }
+        return keyed.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.code)
     }
 
     /// Days before D that stand for "no lower bound" in a code's window (about 2,700 years).
     static let unbounded = 1_000_000
 
-    /// The codes `source`'s conditions read, each with the lists holding it
-    /// (a bit mask), its rank for evidence keys, and the window its records are
-    /// read in: from the earliest start to the latest end of the windows of the
-    /// conditions whose lists hold it (so a cancer code is read for five years,
-    /// a fit-note code for one).
     /// One code a source's conditions read, with its list mask and window (days before D).
     struct CodeRow {
         var code: SystemCode
@@ -328,24 +327,32 @@ public struct CohortSQLCompiler {
     }
 
     func codeRows(_ source: RecordSource) -> [CodeRow] {
-        var masks: [SystemCode: Int] = [:]
-        var from: [SystemCode: Int] = [:], to: [SystemCode: Int] = [:]
+        // Each list once: its bit, and the widest window of the conditions reading it.
+        var windows: [String: (from: Int, to: Int)] = [:]
         for leaf in leaves(of: source) {
             let window = Self.window(of: leaf.condition)
             let start = window.fromDaysBefore?.value ?? Self.unbounded
             for name in Self.lists(of: leaf.condition) {
-                guard let list = cohort.codeList(name) else { continue }
-                let bit = 1 << bits[name]!
-                for code in list.codes {
-                    masks[code, default: 0] |= bit
-                    from[code] = max(from[code] ?? 0, start)
-                    to[code] = min(to[code] ?? Int.max, window.toDaysBefore.value)
+                let w = windows[name] ?? (0, Int.max)
+                windows[name] = (max(w.from, start), min(w.to, window.toDaysBefore.value))
+            }
+        }
+        var rows: [SystemCode: CodeRow] = [:]
+        for (name, window) in windows {
+            guard let list = cohort.codeList(name) else { continue }
+            let bit = 1 << bits[name]!
+            for code in list.codes {
+                if var row = rows[code] {
+                    row.lists |= bit
+                    row.fromDays = max(row.fromDays, window.from)
+                    row.toDays = min(row.toDays, window.to)
+                    rows[code] = row
+                } else {
+                    rows[code] = CodeRow(code: code, lists: bit, rank: rank[code]!, fromDays: window.from, toDays: window.to)
                 }
             }
         }
-        return sortedCodes.enumerated().compactMap { rank, code in
-            masks[code].map { CodeRow(code: code, lists: $0, rank: rank, fromDays: from[code]!, toDays: to[code]!) }
-        }
+        return rows.values.sorted { $0.rank < $1.rank }
     }
 
     func codeListCTE(_ source: RecordSource) -> AnnotatedSQL {
