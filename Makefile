@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - install prerequisites, build, and run the whole pipeline on a synthetic extract"
 	@echo "make test   - install prerequisites, build, and run the tests against a throwaway PostgreSQL cluster"
 	@echo "make build  - build the recruit command (CONFIG=release for an optimised build)"
-	@echo "make bench  - benchmarks against the shared baseline (bench-load, bench-cohort)"
+	@echo "make bench  - benchmarks against the shared baseline (bench-load, bench-cohort; SIZE=100k for the small one)"
 
 prereqs:
 	@scripts/prereqs.sh
@@ -33,5 +33,28 @@ test: build
 	$(SWIFT) build --build-tests
 	@scripts/with-test-cluster.sh "$(RECRUIT)" $(SWIFT) test --skip-build
 
+# Benchmarks against the shared baseline (../shared/bench): SIZE=1m (default) or SIZE=100k.
+SIZE ?= 1m
+bench: bench-load bench-cohort
+
+bench-load:
+	$(MAKE) release
+	SIZE=$(SIZE) RECRUIT="$$($(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-load.sh
+
+bench-cohort:
+	$(MAKE) release
+	SIZE=$(SIZE) RECRUIT="$$($(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-cohort.sh
+
 clean:
 	rm -rf .build
+
+# Coverage-guided fuzzing of every parser of outside input (scripts/fuzz.sh;
+# FUZZ_SECONDS per target, default 60).
+.PHONY: fuzz fault-test
+fuzz: prereqs
+	@scripts/fuzz.sh
+
+# Faults against a real throwaway cluster (scripts/fault-test.sh): SIGKILLed
+# loads, immediate restarts, concurrent loads and runs, a full disk.
+fault-test: build
+	@scripts/fault-test.sh "$(RECRUIT)"

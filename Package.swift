@@ -77,7 +77,9 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RecruitKit", "Postgres", "RecruitTestSupport", .product(name: "Yams", package: "Yams")],
+            dependencies: ["RecruitKit", "Postgres", "RecruitTestSupport", .product(name: "Yams", package: "Yams"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "InMemoryLogging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]

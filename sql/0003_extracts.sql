@@ -6,6 +6,21 @@
 -- transaction that moves its pointer; readers go through the current_* views
 -- and so never see a half-replaced practice. A load's partitions are dropped
 -- once no practice points at them any more.
+--
+-- The loader fills a load's tables (patients_l<ID>, events_l<ID>,
+-- prescriptions_l<ID>) as standalone tables created in the transaction that
+-- COPYs into them (no WAL under wal_level = minimal, rows frozen by COPY
+-- FREEZE), indexes them there, then ATTACHes them (SHARE UPDATE EXCLUSIVE on
+-- the parent: readers are not blocked) and, in a second short transaction,
+-- moves the practices' pointers. A load's events are filled as two halves
+-- split by patient id (events_l<ID>_1, events_l<ID>_2: two COPY streams),
+-- attached as the range partitions of events_l<ID>. Indexes are per partition
+-- (none on the parents, so ATTACH builds nothing): patients (practice_id,
+-- patient_id) unique; events (code, event_date); prescriptions (code, issue_date).
+-- See docs/design.md, "Snapshots".
+--
+-- Readers that run several statements must use one snapshot (REPEATABLE
+-- READ) to see one state of every practice across them.
 
 CREATE TABLE loads (
   load_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -35,6 +50,7 @@ CREATE TABLE load_rejects (
   reason   text NOT NULL
 );
 CREATE INDEX load_rejects_load ON load_rejects (load_id, file, line);
+CREATE INDEX loads_status ON loads (status) WHERE status = 'running';
 
 -- The current snapshot of each practice.
 CREATE TABLE practice_snapshots (
@@ -49,8 +65,8 @@ CREATE TABLE practice_snapshots (
 
 CREATE TABLE patients (
   load_id             bigint NOT NULL,
-  practice_id         text NOT NULL,
-  patient_id          text NOT NULL,
+  practice_id         text COLLATE "C" NOT NULL,
+  patient_id          text COLLATE "C" NOT NULL,
   year_of_birth       integer NOT NULL,
   month_of_birth      smallint,
   sex                 "char" NOT NULL,
@@ -61,22 +77,22 @@ CREATE TABLE patients (
 
 CREATE TABLE events (
   load_id      bigint NOT NULL,
-  practice_id  text NOT NULL,
-  patient_id   text NOT NULL,
+  practice_id  text COLLATE "C" NOT NULL,
+  patient_id   text COLLATE "C" NOT NULL,
   event_date   date NOT NULL,
-  code         text NOT NULL,      -- Read v2: the five-character code, term id apart
-  term_id      text,               -- Read v2 term id ('00' of 'N245.00'), else null
-  code_system  text NOT NULL,      -- read2 | ctv3 | snomed
+  code         text COLLATE "C" NOT NULL,  -- Read v2: the five-character code, term id apart
+  term_id      text COLLATE "C",           -- Read v2 term id ('00' of 'N245.00'), else null
+  code_system  text COLLATE "C" NOT NULL,  -- read2 | ctv3 | snomed
   value        numeric
 ) PARTITION BY LIST (load_id);
 
 CREATE TABLE prescriptions (
   load_id        bigint NOT NULL,
-  practice_id    text NOT NULL,
-  patient_id     text NOT NULL,
+  practice_id    text COLLATE "C" NOT NULL,
+  patient_id     text COLLATE "C" NOT NULL,
   issue_date     date NOT NULL,
-  code           text NOT NULL,
-  code_system    text NOT NULL,    -- dmd | read2 | bnf
+  code           text COLLATE "C" NOT NULL,  -- Read v2 drug codes: five characters, term id dropped
+  code_system    text COLLATE "C" NOT NULL,  -- dmd | read2 | bnf
   quantity       numeric,
   duration_days  integer,
   issue_type     text              -- acute | repeat | null

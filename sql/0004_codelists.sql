@@ -29,3 +29,21 @@ CREATE TRIGGER codelist_versions_immutable BEFORE UPDATE OR DELETE ON codelist_v
   FOR EACH ROW EXECUTE FUNCTION codelist_immutable();
 CREATE TRIGGER codelist_codes_immutable BEFORE UPDATE OR DELETE ON codelist_codes
   FOR EACH ROW EXECUTE FUNCTION codelist_immutable();
+CREATE TRIGGER codelist_versions_no_truncate BEFORE TRUNCATE ON codelist_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION codelist_immutable();
+CREATE TRIGGER codelist_codes_no_truncate BEFORE TRUNCATE ON codelist_codes
+  FOR EACH STATEMENT EXECUTE FUNCTION codelist_immutable();
+
+-- A version's codes are written with it, in the transaction that stores it,
+-- and never later: codes cannot be slipped into a stored version.
+CREATE FUNCTION codelist_codes_with_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM new_codes n JOIN codelist_versions v USING (codelist_version_id)
+             WHERE v.xmin <> pg_current_xact_id()::xid) THEN
+    RAISE EXCEPTION 'stored code-list versions are immutable: codes can be added only with their version'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER codelist_codes_only_with_version AFTER INSERT ON codelist_codes
+  REFERENCING NEW TABLE AS new_codes FOR EACH STATEMENT EXECUTE FUNCTION codelist_codes_with_version();

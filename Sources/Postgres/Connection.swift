@@ -101,7 +101,17 @@ public final class Connection {
     }
 
     /// Renders a statement's text for this connection.
-    public func render(_ sql: SQL) -> String { sql.render(quote: quoteIdentifier) }
+    public func render(_ sql: SQL) -> String {
+        let text = sql.render(quote: quoteIdentifier)
+        StatementTrace.record(text)
+        statementObserver?(text)
+        return text
+    }
+
+    /// Called with the text of every statement this connection sends (with
+    /// `$n` placeholders, never bound values): for tests that check no value
+    /// is spliced into SQL. See also `RECRUIT_SQL_TRACE` (``StatementTrace``).
+    public var statementObserver: ((String) -> Void)?
 
     /// Runs a statement and returns its rows.
     ///
@@ -135,6 +145,8 @@ public final class Connection {
     /// parameters and must never be given user input.
     public func executeScript(unsafeSQL script: String) throws {
         let conn = try requireHandle(script)
+        StatementTrace.record(script)
+        statementObserver?(script)
         guard let result = PQexec(conn, script) else {
             throw PostgresError(code: .connectionClosed, message: PostgresError.libpqMessage(conn) ?? "no result", statement: script)
         }

@@ -18,7 +18,16 @@ struct Recruit: ParsableCommand {
         version: BuildInfo.versionString,
         subcommands: [
             DatabaseCommand.self,
+            SynthCommand.self,
+            LoadCommand.self,
+            CodeListsCommand.self,
+            CohortCommand.self,
+            RunCommand.self,
+            RunsCommand.self,
+            FeedbackCommand.self,
+            HistoryCommand.self,
             ReportCommand.self,
+            AuditCommand.self,
         ]
     )
 }

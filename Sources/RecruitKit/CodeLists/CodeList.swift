@@ -25,6 +25,10 @@ public struct CodeListEntry: Hashable, Sendable, Codable {
 
 /// One code list as read from `DIR/NAME.csv` (columns `code,term,code_system`,
 /// extra columns kept in the file but not here).
+///
+/// This is the file as written: no manifest rules, no lock check. A run uses
+/// ``CodeListLibrary/resolve(names:connection:verifyingLock:)`` instead, which
+/// checks the lock, applies the rules and gives the expanded set and its hash.
 public struct CodeList: Sendable {
     public var name: String
     /// SHA-256 of the file's bytes.

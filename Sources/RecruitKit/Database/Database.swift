@@ -56,7 +56,14 @@ public final class Database {
     }
 
     static func useSchema(_ connection: Connection, _ schema: String) throws {
-        try connection.execute("CREATE SCHEMA IF NOT EXISTS \(identifier: schema)")
+        // CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the
+        // database before it looks for the schema, so a role without it
+        // (recruit_loader, recruit_practice, recruit_research) would be refused
+        // even when the schema exists: create it only when it is missing.
+        let exists = try connection.query("SELECT 1 FROM pg_namespace WHERE nspname = \(schema)")
+        if exists.isEmpty {
+            try connection.execute("CREATE SCHEMA IF NOT EXISTS \(identifier: schema)")
+        }
         try connection.execute("SELECT set_config('search_path', \(connection.quoteIdentifier(schema)), false)")
         try connection.execute("SET client_min_messages = warning")
     }

@@ -42,6 +42,10 @@ public struct Migrator {
     }
 
     private func ensureTable() throws {
+        // CREATE TABLE IF NOT EXISTS needs the CREATE privilege on the schema
+        // even when the table exists, which the least-privilege roles lack.
+        let exists = try database.connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+        if exists.first?.bool("present") == true { return }
         try database.connection.execute("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
               version int PRIMARY KEY,
@@ -84,6 +88,9 @@ public struct Migrator {
         try conn.advisoryLock(database.lockKey("migrate"))
         defer { try? conn.advisoryUnlock(database.lockKey("migrate")) }
         let pending = try status().pending
+        if !pending.isEmpty {
+            try requireSchemaOwner(pending)
+        }
         for m in pending {
             database.logger.info("applying migration", metadata: ["migration": "\(m.name)"])
             do {
@@ -96,6 +103,24 @@ public struct Migrator {
             }
         }
         return pending
+    }
+}
+
+extension Migrator {
+    /// Refuses to apply migrations as a role that does not own the schema (a
+    /// member of recruit_loader, recruit_practice or recruit_research): they
+    /// would fail on the first CREATE with "permission denied".
+    func requireSchemaOwner(_ pending: [Migration]) throws {
+        let row = try database.connection.query("""
+            SELECT pg_has_role(current_user, n.nspowner, 'USAGE') OR r.rolsuper AS may, pg_get_userbyid(n.nspowner) AS owner
+            FROM pg_namespace n, pg_roles r
+            WHERE n.nspname = \(database.schema) AND r.rolname = current_user
+            """)
+        guard let first = row.first, first.bool("may") != true else { return }
+        throw RecruitError.environment("""
+            \(pending.count) schema migration(s) of \(database.schema) are pending (\(pending[0].name)…), and this database user \
+            does not own the schema: ask its owner (\(first.string("owner"))) to run 'recruit db migrate'
+            """)
     }
 }
 

@@ -6,7 +6,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Manage the database: migrations, status, and the embedded cluster.",
-        subcommands: [Migrate.self, Status.self, Start.self, Stop.self]
+        subcommands: [Migrate.self, Status.self, Start.self, Stop.self, DatabaseRolesCommand.self]
     )
 
     struct Migrate: ParsableCommand {
@@ -53,6 +53,8 @@ struct DatabaseCommand: ParsableCommand {
             let status = try Migrator(database: db).status()
             report["migrations_applied"] = .array(status.applied.map { .string($0.name) })
             report["migrations_pending"] = .array(status.pending.map { .string($0.name) })
+            let snapshots = status.pending.isEmpty
+            if snapshots { try Self.snapshots(db, into: &report, print: false) }
             if json {
                 try Output.json(report)
                 return
@@ -65,6 +67,7 @@ struct DatabaseCommand: ParsableCommand {
             }
             Output.line("Migrations: \(status.applied.count) applied, \(status.pending.count) pending" +
                         (status.pending.isEmpty ? "" : " (run: recruit db migrate)"))
+            if snapshots { try Self.snapshots(db, into: &report, print: true) }
         }
     }
 

@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import Postgres
+
+/// Evaluates a resolved cohort against the current snapshots in PostgreSQL:
+/// one statement for all practices, yield and list together.
+public struct CohortEvaluator {
+    public let cohort: ResolvedCohort
+    public let logger: Logger
+
+    public init(cohort: ResolvedCohort, logger: Logger) {
+        self.cohort = cohort
+        self.logger = logger
+    }
+
+    /// What an evaluation runs over, as chosen from the loaded snapshots.
+    public struct Scope: Sendable {
+        public var indexDate: LocalDate
+        public var practices: [PracticeSnapshot]
+        /// Whether the evaluation is restricted to named practices (else: all loaded).
+        public var restricted: Bool
+        public var historyAsOf: String
+    }
+
+    /// Session settings for the evaluation (the cost model of an SSD-backed
+    /// server; no JIT, whose compile time costs more than it saves here; room
+    /// to hash and sort per-patient rows in memory).
+    ///
+    /// The planner misjudges how many rows survive the views' join with
+    /// `practice_snapshots` (two correlated columns) and would sort millions of
+    /// records for a merge join; hash joins and hash aggregates are the right
+    /// plan for this statement at every size, so merge joins are off. Parallel
+    /// workers are off as in the baseline: on a busy 2-core server they cost
+    /// more than they give.
+    static let sessionSettings = [("random_page_cost", "1.1"), ("jit", "off"), ("work_mem", "256MB"),
+                                  ("enable_mergejoin", "off"), ("max_parallel_workers_per_gather", "0")]
+
+    /// Evaluates the cohort: yield per practice and in total, and the invitees with evidence.
+    ///
+    /// Runs in one REPEATABLE READ, READ ONLY transaction, so the snapshots
+    /// chosen and the rows read are one consistent state.
+    ///
+    /// - Parameters:
+    ///   - database: the project database.
+    ///   - indexDate: D; nil for the practices' extract date (refused when they differ).
+    ///   - practices: practice ids to evaluate; nil or empty for all with a loaded snapshot.
+    ///   - historyAsOf: count history recorded before this instant (a
+    ///     reproduction passes the original run's); nil for the statement's start.
+    ///   - ignoredRunIDs: runs this run supersedes (criterion 11 ignores their invitations).
+    /// - Throws: ``RecruitError`` (refused) for an unknown practice, no loaded
+    ///   practice, or differing extract dates without an index date.
+    public func evaluate(on database: Database, indexDate: LocalDate?, practices: [String]?,
+                         historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
+                         recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> CohortEvaluation {
+        let connection = database.connection
+        let historyAsOf = try historyAsOf ?? Self.historyInstant(database)
+        return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
+            let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
+            let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
+            let query = CohortSQLCompiler.compile(cohort, context: context, shape: .run)
+            let started = Date()
+            let result = try connection.query(query.statement.sql)
+            let evaluation = try read(result, query: query, scope: scope)
+            logger.info("cohort evaluated", metadata: [
+                "cohort": "\(cohort.name)", "index_date": "\(scope.indexDate)", "practices": "\(scope.practices.count)",
+                "invited": "\(evaluation.invitations.count)", "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
+            ])
+            return evaluation
+        }
+    }
+
+    /// The instant a new run's history is fixed at: taken under the
+    /// contact-history lock, in its own short transaction, so every import
+    /// stamped before it has committed (imports stamp and commit while holding
+    /// the lock) and the run's snapshot, taken afterwards, sees all of them and
+    /// a reproduction sees exactly the same.
+    static func historyInstant(_ database: Database) throws -> String {
+        try database.connection.transaction {
+            try ContactHistory.lock(database)
+            return try database.connection.query("SELECT clock_timestamp()::text AS t")[0].string("t") ?? ""
+        }
+    }
+
+    /// Every patient's step (for tests and for explaining one patient), by practice then patient.
+    public func steps(on database: Database, indexDate: LocalDate?, practices: [String]?,
+                      historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
+                      recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> [PatientStep] {
+        let connection = database.connection
+        let historyAsOf = try historyAsOf ?? Self.historyInstant(database)
+        return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
+            let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
+            let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
+            let query = CohortSQLCompiler.compile(cohort, context: context, shape: .steps)
+            return try connection.query(query.statement.sql).map {
+                PatientStep(practiceID: $0.string("practice_id"), patientID: $0.string("patient_id"), leftAt: $0.int("left_at") ?? -1)
+            }
+        }
+    }
+
+    /// The compiler's context for a scope; the record access is chosen from
+    /// the number of codes and of loaded partitions unless given.
+    func context(_ scope: Scope, ignoredRunIDs: [Int], recordAccess: CohortQueryContext.RecordAccess?) -> CohortQueryContext {
+        let codes = Set(cohort.codeLists.flatMap(\.codes)).count
+        let loads = Set(scope.practices.map(\.loadID)).count
+        let access = recordAccess ?? CohortQueryContext.recordAccess(codes: codes, loads: loads)
+        logger.debug("cohort record access", metadata: ["access": "\(access.rawValue)", "codes": "\(codes)", "loads": "\(loads)"])
+        return CohortQueryContext(indexDate: scope.indexDate, practices: scope.restricted ? scope.practices.map(\.practiceID) : nil,
+                                  historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs, recordAccess: access)
+    }
+
+    /// Chooses the practices and the index date, applies the session settings
+    /// and fixes the history instant (inside the caller's transaction).
+    func scope(on connection: Connection, indexDate: LocalDate?, practices: [String]?, historyAsOf: String?) throws -> Scope {
+        for (name, value) in Self.sessionSettings {
+            try connection.execute("SELECT set_config(\(name), \(value), true)")
+        }
+        let wanted = practices.map { Array(Set($0)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } } ?? []
+        let rows: QueryResult
+        if wanted.isEmpty {
+            rows = try connection.query("""
+                SELECT practice_id, load_id, extract_date FROM practice_snapshots ORDER BY practice_id COLLATE "C"
+                """)
+        } else {
+            rows = try connection.query("""
+                SELECT practice_id, load_id, extract_date FROM practice_snapshots
+                WHERE practice_id = ANY(\(wanted)::text[]) ORDER BY practice_id COLLATE "C"
+                """)
+        }
+        let snapshots = rows.map {
+            PracticeSnapshot(practiceID: $0.string("practice_id"), loadID: $0.int("load_id") ?? 0, extractDate: $0.date("extract_date")!)
+        }
+        let found = Set(snapshots.map(\.practiceID))
+        let missing = wanted.filter { !found.contains($0) }
+        if !missing.isEmpty {
+            throw RecruitError.refused("no loaded snapshot for practice\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")): load \(missing.count == 1 ? "its" : "their") extract first")
+        }
+        guard !snapshots.isEmpty else {
+            throw RecruitError.refused("no practice has a loaded snapshot: load an extract first (recruit load)")
+        }
+        let d: LocalDate
+        if let indexDate {
+            d = indexDate
+        } else {
+            let dates = Dictionary(grouping: snapshots, by: \.extractDate)
+            guard dates.count == 1, let only = dates.keys.first else {
+                let listing = dates.keys.sorted().map { date in
+                    "\(date) (\(dates[date]!.map(\.practiceID).joined(separator: ", ")))"
+                }.joined(separator: "; ")
+                throw RecruitError.refused("the practices' extract dates differ: \(listing); give the index date with --index-date")
+            }
+            d = only
+        }
+        let asOf: String
+        if let historyAsOf {
+            asOf = historyAsOf
+        } else {
+            asOf = try connection.query("SELECT statement_timestamp()::text AS now")[0].string("now")
+        }
+        return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: asOf)
+    }
+
+    func read(_ result: QueryResult, query: CompiledCohortQuery, scope: Scope) throws -> CohortEvaluation {
+        let ids = [""] + cohort.criteria.map(\.id)
+        var yields: [YieldRow] = []
+        var invitations: [Invitation] = []
+        for row in result {
+            if row.int("part") == 0 {
+                let step = row.int("step") ?? 0
+                yields.append(YieldRow(practiceID: row.string("practice_id"), step: step,
+                                       criterion: step < ids.count ? ids[step] : "", remaining: row.int("remaining") ?? 0))
+                continue
+            }
+            var evidence: [CriterionEvidence] = []
+            for spec in query.evidence {
+                let e = "e\(spec.step)"
+                var item = CriterionEvidence(criterionID: spec.criterionID, code: "", codeSystem: "", term: "", date: nil)
+                if let key = row.int("\(e)_key"), let (date, code) = query.decode(evidenceKey: key) {
+                    item.code = code.code
+                    item.codeSystem = code.system.rawValue
+                    item.term = cohort.term(of: code, lists: spec.lists)
+                    item.date = date
+                }
+                if spec.hasPrescriptions {
+                    item.count = row.int("\(e)_count")
+                    item.first = row.date("\(e)_first")
+                    item.last = row.date("\(e)_last")
+                }
+                evidence.append(item)
+            }
+            invitations.append(Invitation(practiceID: row.string("practice_id"), patientID: row.string("patient_id"), evidence: evidence))
+        }
+        return CohortEvaluation(
+            cohortName: cohort.name, cohortVersion: cohort.version, cohortSHA256: cohort.definition.sha256,
+            indexDate: scope.indexDate, historyAsOf: scope.historyAsOf, parameters: cohort.parameters,
+            practices: scope.practices,
+            criteria: cohort.criteria.map { CriterionSummary(step: $0.step, id: $0.id, label: $0.label, effect: $0.effect.rawValue) },
+            yields: yields, invitations: invitations, evidence: query.evidence)
+    }
+}

@@ -1,0 +1,187 @@
+/// A cohort made concrete: every number has its value (the file's defaults or
+/// the run's overrides) and every code list its codes. The SQL compiler and the
+/// tests' in-memory oracle both evaluate exactly this.
+public struct ResolvedCohort: Sendable {
+    public var definition: CohortDefinition
+    /// Every parameter's value for this evaluation, by name.
+    public var parameters: [String: Int]
+    /// The code lists the criteria name, in order of first mention.
+    public var codeLists: [ResolvedCodeList]
+    /// The criteria, in order; criterion `n` is step `n` of the yield.
+    public var criteria: [ResolvedCriterion]
+
+    public init(definition: CohortDefinition, parameters: [String: Int], codeLists: [ResolvedCodeList], criteria: [ResolvedCriterion]) {
+        self.definition = definition
+        self.parameters = parameters
+        self.codeLists = codeLists
+        self.criteria = criteria
+    }
+
+    public var name: String { definition.name }
+    public var version: String { definition.version }
+
+    public func codeList(_ name: String) -> ResolvedCodeList? { codeLists.first { $0.name == name } }
+
+    /// The term of `code` for evidence: from the first of `lists` that holds it.
+    public func term(of code: SystemCode, lists: [String]) -> String {
+        for name in lists {
+            if let term = codeList(name)?.terms[code] { return term }
+        }
+        return ""
+    }
+}
+
+/// A number of a criterion with its value and where the value came from.
+public struct ResolvedNumber: Sendable, Hashable {
+    public var value: Int
+    /// The parameter it came from, or nil when written out.
+    public var parameter: String?
+
+    public init(_ value: Int, parameter: String? = nil) {
+        self.value = value
+        self.parameter = parameter
+    }
+
+    /// "730 (chronic_pain_lookback_days)" or "730".
+    public var note: String { parameter.map { "\(value) (\($0))" } ?? "\(value)" }
+}
+
+/// A window `[D - from, D - to]` in days before D (`from` nil: no lower bound). `to >= 0`.
+public struct ResolvedWindow: Sendable, Hashable {
+    public var fromDaysBefore: ResolvedNumber?
+    public var toDaysBefore: ResolvedNumber
+
+    public init(fromDaysBefore: ResolvedNumber?, toDaysBefore: ResolvedNumber) {
+        self.fromDaysBefore = fromDaysBefore
+        self.toDaysBefore = toDaysBefore
+    }
+
+    /// Whether a record dated `date` is in the window at index date `d`.
+    public func contains(_ date: Int, indexDay d: Int) -> Bool {
+        if let from = fromDaysBefore, date < d - from.value { return false }
+        return date <= d - toDaysBefore.value
+    }
+}
+
+/// One criterion with its values.
+public struct ResolvedCriterion: Sendable {
+    /// Its step in the yield table (1-based).
+    public var step: Int
+    public var id: String
+    /// The label with parameter values filled in.
+    public var label: String
+    public var section: String?
+    public var effect: Criterion.Effect
+    public var condition: ResolvedCondition
+
+    public init(step: Int, id: String, label: String, section: String?, effect: Criterion.Effect, condition: ResolvedCondition) {
+        self.step = step
+        self.id = id
+        self.label = label
+        self.section = section
+        self.effect = effect
+        self.condition = condition
+    }
+
+    /// The record conditions whose matches are this criterion's evidence:
+    /// those not under a `not`, of an include criterion, in file order.
+    public var evidenceLeaves: [ResolvedCondition] {
+        guard effect == .include else { return [] }
+        return condition.positiveRecordLeaves
+    }
+
+    /// The code lists named by the evidence leaves, in order (for terms).
+    public var evidenceLists: [String] {
+        var seen = Set<String>()
+        return evidenceLeaves.flatMap(\.recordLists).filter { seen.insert($0).inserted }
+    }
+
+    /// Whether the evidence includes a prescription count and first/last dates.
+    public var hasPrescriptionEvidence: Bool {
+        evidenceLeaves.contains { if case .records(let r) = $0 { return r.source == .prescriptions } else { return false } }
+    }
+}
+
+/// A condition with its values.
+public indirect enum ResolvedCondition: Sendable, Hashable {
+    case registeredAtIndexDate
+    case registeredFor(days: ResolvedNumber)
+    case aliveAtIndexDate
+    case age(min: ResolvedNumber?, max: ResolvedNumber?)
+    case sex([String])
+    case records(ResolvedRecordQuery)
+    case latest(ResolvedLatestQuery)
+    case previouslyInvited(window: ResolvedWindow)
+    case contactEnded(outcomes: [String])
+    case allOf([ResolvedCondition])
+    case anyOf([ResolvedCondition])
+    case not(ResolvedCondition)
+
+    /// The record conditions (has / latest) not under a `not`, in order.
+    public var positiveRecordLeaves: [ResolvedCondition] {
+        switch self {
+        case .records, .latest: return [self]
+        case .allOf(let cs), .anyOf(let cs): return cs.flatMap(\.positiveRecordLeaves)
+        default: return []
+        }
+    }
+
+    /// Every record condition, in order (under `not` too).
+    public var recordLeaves: [ResolvedCondition] {
+        switch self {
+        case .records, .latest: return [self]
+        case .allOf(let cs), .anyOf(let cs): return cs.flatMap(\.recordLeaves)
+        case .not(let c): return c.recordLeaves
+        default: return []
+        }
+    }
+
+    /// For a record condition: the lists whose matches are its evidence (latest: only `is_in`).
+    public var recordLists: [String] {
+        switch self {
+        case .records(let r): return r.codeLists
+        case .latest(let l): return [l.isIn]
+        default: return []
+        }
+    }
+}
+
+/// "Has events / has prescriptions" with values.
+public struct ResolvedRecordQuery: Sendable, Hashable {
+    public var source: RecordSource
+    public var codeLists: [String]
+    public var window: ResolvedWindow
+    public var minCount: ResolvedNumber
+    public var minSpanDays: ResolvedNumber?
+    public var codeSystems: [CodeSystem]?
+
+    public init(source: RecordSource, codeLists: [String], window: ResolvedWindow, minCount: ResolvedNumber,
+                minSpanDays: ResolvedNumber?, codeSystems: [CodeSystem]?) {
+        self.source = source
+        self.codeLists = codeLists
+        self.window = window
+        self.minCount = minCount
+        self.minSpanDays = minSpanDays
+        self.codeSystems = codeSystems
+    }
+}
+
+/// "Latest of" with values.
+public struct ResolvedLatestQuery: Sendable, Hashable {
+    public var source: RecordSource
+    public var codeLists: [String]
+    public var isIn: String
+    public var window: ResolvedWindow
+    public var ties: LatestCondition.TieRule
+    public var codeSystems: [CodeSystem]?
+
+    public init(source: RecordSource, codeLists: [String], isIn: String, window: ResolvedWindow,
+                ties: LatestCondition.TieRule, codeSystems: [CodeSystem]?) {
+        self.source = source
+        self.codeLists = codeLists
+        self.isIn = isIn
+        self.window = window
+        self.ties = ties
+        self.codeSystems = codeSystems
+    }
+}

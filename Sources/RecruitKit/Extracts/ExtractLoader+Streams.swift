@@ -1,0 +1,263 @@
+import Foundation
+import Logging
+import Postgres
+
+extension ExtractLoader {
+    /// What one file's stream did.
+    final class StreamResult: @unchecked Sendable {
+        let kind: CanonicalFile
+        var stats: FileStreamer.Stats?
+        var spool: RejectSpool?
+        var error: (any Error)?
+        /// The file's table was committed (and must be attached or dropped).
+        var committed = false
+        var copySeconds = 0.0
+        var indexSeconds = 0.0
+        var commitSeconds = 0.0
+
+        init(kind: CanonicalFile) { self.kind = kind }
+    }
+
+    /// The streams' settings, all Sendable, for the worker threads.
+    struct StreamSettings: Sendable {
+        let conninfo: String
+        let schema: String
+        let loadID: Int
+        let dryRun: Bool
+        let maxRejectRate: Double
+        let maintenanceWorkMem: String
+        let parallelWorkers: Int
+    }
+
+    /// The name of a load's table for a file: `events_l42`.
+    static func tableName(_ kind: CanonicalFile, _ loadID: Int) -> String { "\(kind.table)_l\(loadID)" }
+
+    /// Runs the file streams on two threads with a connection each: events on
+    /// one, patients then prescriptions on the other (the events file is the largest).
+    func runStreams(run: LoadRun, input: (CanonicalFile) -> FileStreamer.Input, control: LoadControl) throws -> [StreamResult] {
+        let settings = StreamSettings(conninfo: db.conninfo, schema: db.schema, loadID: run.loadID, dryRun: run.options.dryRun,
+                                      maxRejectRate: run.options.maxRejectRate, maintenanceWorkMem: run.options.maintenanceWorkMem,
+                                      parallelWorkers: run.options.parallelMaintenanceWorkers)
+        let groups: [[CanonicalFile]] = run.patientsOverThreshold ? [[.patients]] : [[.events], [.patients, .prescriptions]]
+        var results: [[StreamResult]] = []
+        let group = DispatchGroup()
+        let progress = self.progress
+        let logger = self.logger
+        for kinds in groups {
+            let jobs = kinds.map { (input($0), StreamResult(kind: $0)) }
+            results.append(jobs.map(\.1))
+            group.enter()
+            let work = UncheckedBox(jobs)
+            Thread.detachNewThread {
+                defer { group.leave() }
+                Self.runGroup(work.value, settings: settings, control: control, progress: progress, logger: logger)
+            }
+        }
+        group.wait()
+        return results.flatMap { $0 }.sorted { $0.kind < $1.kind }
+    }
+
+    /// Runs a thread's files one after the other on one connection.
+    static func runGroup(_ jobs: [(FileStreamer.Input, StreamResult)], settings: StreamSettings, control: LoadControl,
+                         progress: (any LoadProgress)?, logger: Logger) {
+        let connection: Connection
+        do {
+            connection = try Connection(conninfo: settings.conninfo, applicationName: "recruit load \(settings.loadID)")
+            try Database.useSchema(connection, settings.schema)
+        } catch {
+            for (_, result) in jobs { result.error = error }
+            control.cancel()
+            return
+        }
+        defer { connection.close() }
+        for (input, result) in jobs {
+            if control.isCancelled {
+                result.error = FileStreamer.Cancelled()
+                continue
+            }
+            do {
+                try runFile(input, result, on: connection, settings: settings, control: control, progress: progress, logger: logger)
+            } catch {
+                result.error = error
+                control.cancel()
+            }
+        }
+    }
+
+    /// A load's table(s) for one file: create, COPY, check, index, commit.
+    ///
+    /// The table is created in the transaction that fills it, so a server with
+    /// `wal_level = minimal` writes no WAL for it, and COPY FREEZE writes its
+    /// rows frozen and all-visible (no later VACUUM). Events are split by
+    /// patient id into two tables filled on two connections at once (one
+    /// thread converts, two server processes insert), indexed in parallel, and
+    /// attached under one partitioned `events_l<ID>` at the swap. Nothing is
+    /// committed when the file is refused, the load is a dry run, or another file refused.
+    static func runFile(_ input: FileStreamer.Input, _ result: StreamResult, on conn: Connection, settings: StreamSettings,
+                        control: LoadControl, progress: (any LoadProgress)?, logger: Logger) throws {
+        let streamer = FileStreamer(input, control: control, progress: progress)
+        let tables = streamer.streamCount == 1 ? [tableName(input.kind, settings.loadID)]
+            : (1...streamer.streamCount).map { leafName(input.kind, settings.loadID, $0) }
+        var connections = [conn]
+        var extra: Connection? = nil
+        defer { extra?.close() }
+        if tables.count > 1 {
+            let c = try Connection(conninfo: settings.conninfo, applicationName: "recruit load \(settings.loadID)")
+            try Database.useSchema(c, settings.schema)
+            extra = c
+            connections.append(c)
+        }
+        for c in connections { try c.executeScript(unsafeSQL: "BEGIN") }
+        var open = true
+        defer { if open { for c in connections { try? c.executeScript(unsafeSQL: "ROLLBACK") } } }
+        for (i, c) in connections.enumerated() {
+            try c.execute("SET LOCAL synchronous_commit = off")
+            try c.execute(createStatement(input.kind, table: tables[i], loadID: settings.loadID,
+                                          range: input.splitKey.map { (i, $0) }))
+        }
+        let copyStarted = Date()
+        var stats: FileStreamer.Stats?
+        struct StopCopy: Error {}
+        // One COPY per connection, nested, so that one thread feeds them all.
+        func copy(_ index: Int, _ writers: [CopyInWriter]) throws -> Int {
+            if index == connections.count {
+                let s = try streamer.stream(registering: false, writers: writers)
+                stats = s
+                // Abort the COPY (the server discards it) when the file is refused anyway.
+                if s.exceeds(settings.maxRejectRate) || control.isCancelled { throw StopCopy() }
+                return 0
+            }
+            var inner = 0
+            let copied = try connections[index].copyIn("COPY \(identifier: tables[index]) FROM STDIN (FORMAT binary, FREEZE)") { w in
+                inner = try copy(index + 1, writers + [w])
+            }
+            return copied + inner
+        }
+        do {
+            let copied = try copy(0, [])
+            if let s = stats, copied != s.loaded {
+                throw RecruitError.environment("\(s.fileName): the server copied \(copied) rows where \(s.loaded) were sent")
+            }
+        } catch is StopCopy {
+            // stats hold the verdict
+        }
+        result.stats = stats
+        result.spool = streamer.rejectSpool
+        result.copySeconds = Date().timeIntervalSince(copyStarted)
+        guard let s = stats else { return }
+        if s.exceeds(settings.maxRejectRate) {
+            control.cancel()
+            progress?.phase(file: s.fileName, "refused")
+            return
+        }
+        if control.isCancelled || settings.dryRun {
+            progress?.phase(file: s.fileName, settings.dryRun ? "checked" : "stopped")
+            return
+        }
+        progress?.phase(file: s.fileName, "indexing")
+        let indexStarted = Date()
+        if connections.count > 1 {
+            // Both halves at once, each on its connection (one server process each).
+            let other = UncheckedBox((connections[1], tables[1]))
+            let failure = LockedValue<(any Error)?>(nil)
+            let group = DispatchGroup()
+            group.enter()
+            let kind = input.kind
+            Thread.detachNewThread {
+                defer { group.leave() }
+                do { try buildIndexes(kind, table: other.value.1, on: other.value.0, settings: settings, workers: 0) } catch { failure.set(error) }
+            }
+            var mine: (any Error)?
+            do { try buildIndexes(kind, table: tables[0], on: connections[0], settings: settings, workers: 0) } catch { mine = error }
+            group.wait()
+            if let error = mine ?? failure.value { throw error }
+        } else {
+            try buildIndexes(input.kind, table: tables[0], on: conn, settings: settings, workers: settings.parallelWorkers)
+        }
+        result.indexSeconds = Date().timeIntervalSince(indexStarted)
+        if control.isCancelled {
+            progress?.phase(file: s.fileName, "stopped")
+            return
+        }
+        let commitStarted = Date()
+        for c in connections { try c.executeScript(unsafeSQL: "COMMIT") }
+        open = false
+        result.committed = true
+        result.commitSeconds = Date().timeIntervalSince(commitStarted)
+        progress?.phase(file: s.fileName, "done")
+        logger.debug("file loaded", metadata: ["file": "\(s.fileName)", "rows": "\(s.loaded)",
+                                               "copy_s": "\(result.copySeconds)", "index_s": "\(result.indexSeconds)"])
+    }
+
+    /// The name of one of a split file's tables: `events_l42_1`.
+    static func leafName(_ kind: CanonicalFile, _ loadID: Int, _ part: Int) -> String { "\(kind.table)_l\(loadID)_\(part)" }
+
+    /// `CREATE TABLE` for a load's table, with the CHECK constraints that let
+    /// ATTACH skip its validation scan: the load id and, for a split file's
+    /// part, its range of patient ids (part 0 below the key, part 1 from it).
+    static func createStatement(_ kind: CanonicalFile, table: String, loadID: Int, range: (part: Int, key: [UInt8])?) -> SQL {
+        var sql: SQL = """
+            CREATE TABLE \(identifier: table) (LIKE \(identifier: kind.table) INCLUDING DEFAULTS,
+              CONSTRAINT \(identifier: table + "_load") CHECK (load_id = \(unsafeRaw: String(loadID)))
+            """
+        if let range {
+            let op = range.part == 0 ? "<" : ">="
+            sql.append(", CONSTRAINT \(identifier: table + "_range") CHECK (patient_id \(unsafeRaw: op) \(unsafeRaw: quoteLiteral(String(decoding: range.key, as: UTF8.self))))")
+        }
+        sql.append(")")
+        return sql
+    }
+
+    static func buildIndexes(_ kind: CanonicalFile, table: String, on conn: Connection, settings: StreamSettings, workers: Int) throws {
+        try conn.execute("SET LOCAL maintenance_work_mem = \(unsafeRaw: quoteLiteral(settings.maintenanceWorkMem))")
+        try conn.execute("SET LOCAL max_parallel_maintenance_workers = \(unsafeRaw: String(workers))")
+        for statement in indexStatements(kind, table: table) {
+            try conn.execute(statement)
+        }
+        try conn.execute("ANALYZE \(identifier: table)")
+    }
+
+    /// The indexes the cohort engine needs, and no more: patients by (practice_id, patient_id),
+    /// unique; events and prescriptions by code and date.
+    static func indexStatements(_ kind: CanonicalFile, table: String) -> [SQL] {
+        switch kind {
+        case .patients:
+            return ["CREATE UNIQUE INDEX \(identifier: table + "_key") ON \(identifier: table) (practice_id, patient_id)"]
+        case .events:
+            return ["CREATE INDEX \(identifier: table + "_code") ON \(identifier: table) (code, event_date)"]
+        case .prescriptions:
+            return ["CREATE INDEX \(identifier: table + "_code") ON \(identifier: table) (code, issue_date)"]
+        }
+    }
+
+    /// A SQL string literal of program-chosen text (settings such as '1GB').
+    static func quoteLiteral(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    /// Copies every stream's spooled rejects into `load_rejects` (kept even when the load is refused).
+    func storeRejects(_ results: [StreamResult]) throws {
+        let spools = results.compactMap(\.spool).filter { $0.count > 0 }
+        guard !spools.isEmpty else { return }
+        try db.connection.transaction {
+            for spool in spools {
+                try db.connection.copyIn("COPY load_rejects (load_id, file, line, raw, reason) FROM STDIN") { writer in
+                    try spool.read { try writer.write($0) }
+                }
+            }
+        }
+    }
+}
+
+/// A value shared between threads under a lock.
+final class LockedValue<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+    func set(_ value: T) { lock.lock(); stored = value; lock.unlock() }
+}
+
+/// Carries a non-Sendable value into a thread that becomes its only user.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,285 @@
+import Foundation
+import Logging
+import Postgres
+
+/// Imports a practice's feedback on invitation lists (`recruit feedback import`).
+///
+/// The file is CSV with the columns `practice_id,patient_id,run_id,outcome,date`
+/// and an optional `reason`. Each row records one outcome for one patient of
+/// one issued run's list. The import is all-or-nothing: any problem refuses
+/// the whole file with every problem's line, and nothing is recorded but an
+/// audit entry saying so. The same file again (same SHA-256) is a no-op.
+///
+/// Rows are refused when:
+/// - the CSV is malformed, or has a different number of fields than the header;
+/// - `practice_id` or `patient_id` is not a valid id; `run_id` is not a run id;
+/// - `outcome` is not one of ``ContactOutcome``; `date` is not a valid `YYYY-MM-DD`;
+/// - `reason` is not one of ``IneligibleReason`` for `ineligible`, or is given
+///   for an outcome other than `ineligible` and `screened_out`;
+/// - the run is unknown, or was never issued (a draft or a dry run);
+/// - the practice is not one the run covered, or the patient is not on the run's list for it;
+/// - the date is before the day the run was made, or after today;
+/// - the same outcome for the same patient and run appears twice in the file,
+///   or was already recorded by an earlier import;
+/// - two of `screened_out`, `invited`, `not_invited` are given for one patient
+///   and run (in the file, or one in the file and one recorded before).
+/// A file whose runs belong to more than one cohort is refused as a whole.
+///
+/// `screened_out` reasons are free text kept at the practice: they are read
+/// only to count them, and never stored, logged or reported.
+public struct FeedbackImporter {
+    public static let requiredColumns = ["practice_id", "patient_id", "run_id", "outcome", "date"]
+    public static let optionalColumns = ["reason"]
+
+    let database: Database
+    let logger: Logger
+
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    /// Imports the feedback file at `url`.
+    ///
+    /// - Returns: what was recorded, or that the file had been imported before.
+    /// - Throws: ``ImportRefused`` when the file breaks a rule (nothing recorded
+    ///   but an audit entry of the refusal); ``RecruitError`` (refused) when it cannot be read.
+    public func importFile(_ url: URL) throws -> ContactImportReport {
+        let name = url.lastPathComponent
+        let sha256 = try Hashing.sha256Hex(fileAt: url)
+        if let previous = try ContactHistory.previousImport(database, kind: "feedback", cohort: nil, sha256: sha256) {
+            return alreadyImported(name: name, sha256: sha256, previous)
+        }
+        do {
+            let report = try database.connection.transaction { try importLocked(url, name: name, sha256: sha256) }
+            logger.info("feedback imported", metadata: [
+                "file": "\(name)", "status": "\(report.status.rawValue)", "rows": "\(report.rows)",
+                "import_id": "\(report.importId.map(String.init) ?? "none")",
+            ])
+            return report
+        } catch let refusal as ImportRefused {
+            logger.info("feedback refused", metadata: ["file": "\(name)", "problems": "\(refusal.problemCount)"])
+            ContactHistory.auditRefusal(database, logger: logger, action: "feedback.import.refused", refusal: refusal,
+                                        sha256: sha256, extra: [:])
+            throw refusal
+        }
+    }
+
+    private func alreadyImported(name: String, sha256: String, _ previous: ContactImportReport.Previous) -> ContactImportReport {
+        var report = ContactImportReport(status: .alreadyImported, kind: "feedback", cohort: previous.cohort, file: name, sha256: sha256)
+        report.importId = previous.importId
+        report.previous = previous
+        logger.info("feedback file already imported", metadata: ["file": "\(name)", "import_id": "\(previous.importId)"])
+        return report
+    }
+
+    private func importLocked(_ url: URL, name: String, sha256: String) throws -> ContactImportReport {
+        let conn = database.connection
+        var problems = ImportProblems()
+        let file = try ContactFile(url: url, required: Self.requiredColumns, optional: Self.optionalColumns)
+        try conn.execute("""
+            CREATE TEMP TABLE import_feedback (
+              line bigint PRIMARY KEY, practice_id text NOT NULL, patient_id text NOT NULL, run_id bigint NOT NULL,
+              outcome text NOT NULL, reason text, outcome_date date NOT NULL
+            ) ON COMMIT DROP
+            """)
+        var rows = 0
+        var reasonsNotStored = 0
+        try conn.copyIn("COPY import_feedback (line, practice_id, patient_id, run_id, outcome, reason, outcome_date) FROM STDIN") { writer in
+            while let row = try file.next(problems: &problems) {
+                rows += 1
+                let line = row.line
+                var ok = true
+                let practice = row["practice_id"] ?? ""
+                if !ContactFile.isPracticeId(practice) {
+                    problems.add(line: line, column: "practice_id", message: ContactFile.practiceIdRule); ok = false
+                }
+                let patient = row["patient_id"] ?? ""
+                if !ContactFile.isPatientId(patient) {
+                    problems.add(line: line, column: "patient_id", message: ContactFile.patientIdRule); ok = false
+                }
+                let runText = row["run_id"] ?? ""
+                let runId = runText.utf8.allSatisfy({ (48...57).contains($0) }) && runText.utf8.count <= 18 ? Int(runText) : nil
+                if runId == nil || runId == 0 {
+                    problems.add(line: line, column: "run_id", message: "not a run id (a positive whole number)"); ok = false
+                }
+                let outcome = ContactOutcome(rawValue: row["outcome"] ?? "")
+                if outcome == nil {
+                    problems.add(line: line, column: "outcome", message: "not one of \(ContactOutcome.allowedList)"); ok = false
+                }
+                let date = LocalDate(iso: row["date"] ?? "")
+                if date == nil {
+                    problems.add(line: line, column: "date", message: "not a date (YYYY-MM-DD)"); ok = false
+                }
+                var reason: String?
+                let reasonText = row["reason"] ?? ""
+                switch outcome {
+                case .ineligible?:
+                    if !reasonText.isEmpty {
+                        if let r = IneligibleReason(rawValue: reasonText) { reason = r.rawValue } else {
+                            problems.add(line: line, column: "reason", message: "not a reason for ineligible (\(IneligibleReason.allowedList))"); ok = false
+                        }
+                    }
+                case .screenedOut?:
+                    // Free text that stays at the practice: counted, never stored.
+                    if !reasonText.trimmingCharacters(in: .whitespaces).isEmpty { reasonsNotStored += 1 }
+                case nil:
+                    break
+                default:
+                    if !reasonText.isEmpty {
+                        problems.add(line: line, column: "reason",
+                                     message: "a reason is recorded only for ineligible (and screened_out, kept at the practice)"); ok = false
+                    }
+                }
+                guard ok, let runId, let outcome, let date else { continue }
+                try writer.write([String(line), practice, patient, String(runId), outcome.rawValue,
+                                  ContactHistory.copyField(reason), date.description].joined(separator: "\t") + "\n")
+            }
+        }
+        if rows == 0 && problems.isEmpty {
+            problems.add(line: nil, message: "the file has no data rows")
+        }
+        try conn.execute("ANALYZE import_feedback")
+
+        // From here on, imports and runs' history instants are ordered.
+        try ContactHistory.lock(database)
+        if let previous = try ContactHistory.previousImport(database, kind: "feedback", cohort: nil, sha256: sha256) {
+            return alreadyImported(name: name, sha256: sha256, previous)
+        }
+        try checkAgainstRuns(&problems)
+        let cohorts = try conn.query("SELECT DISTINCT r.cohort_name FROM import_feedback f JOIN runs r USING (run_id) ORDER BY 1").map { $0.string("cohort_name") }
+        if cohorts.count > 1 {
+            problems.add(line: nil, message: "the file's runs belong to \(cohorts.count) cohorts (\(cohorts.joined(separator: ", "))): import one file per cohort")
+        }
+        if !problems.isEmpty { throw problems.refusal(file: name) }
+        guard let cohort = cohorts.first else { throw problems.refusal(file: name) }
+
+        // Record.
+        let at = try ContactHistory.now(database)
+        let importId = try conn.query("""
+            INSERT INTO contact_imports (kind, cohort_name, file_name, file_sha256, rows, os_user, imported_at)
+            VALUES ('feedback', \(cohort), \(name), \(sha256), \(rows), \(ToolInfo.osUser), \(at)::timestamptz)
+            RETURNING import_id
+            """)[0].int("import_id") ?? 0
+        try conn.execute("""
+            INSERT INTO contact_outcomes (import_id, cohort_name, practice_id, patient_id, run_id, outcome, reason,
+                                          outcome_date, recorded_at, source_line)
+            SELECT \(importId), \(cohort), practice_id, patient_id, run_id, outcome, reason, outcome_date, \(at)::timestamptz, line
+            FROM import_feedback ORDER BY line
+            """)
+
+        var report = ContactImportReport(status: .imported, kind: "feedback", cohort: cohort, file: name, sha256: sha256)
+        report.importId = importId
+        report.rows = rows
+        report.screenedOutReasonsNotStored = reasonsNotStored
+        report.practices = try conn.query("SELECT count(DISTINCT practice_id) AS n FROM import_feedback")[0].int("n") ?? 0
+        report.runIds = try conn.query("SELECT DISTINCT run_id FROM import_feedback ORDER BY 1").compactMap { $0.int("run_id") }
+        for r in try conn.query("SELECT outcome, count(*) AS n FROM import_feedback GROUP BY 1") {
+            report.outcomes[r.string("outcome")] = r.int("n") ?? 0
+        }
+        for r in try conn.query("SELECT coalesce(reason, 'not_recorded') AS reason, count(*) AS n FROM import_feedback WHERE outcome = 'ineligible' GROUP BY 1") {
+            report.ineligibleReasons[r.string("reason")] = r.int("n") ?? 0
+        }
+        if let n = report.ineligibleReasons["not_recorded"] {
+            report.warnings.append("\(n) ineligible row\(n == 1 ? "" : "s") without a reason (\(IneligibleReason.allowedList)): the search's precision is learnt from them")
+        }
+        if !file.ignoredColumns.isEmpty {
+            report.warnings.append("column\(file.ignoredColumns.count == 1 ? "" : "s") ignored, not stored: \(file.ignoredColumns.joined(separator: ", "))")
+        }
+        let practices = try conn.query("SELECT DISTINCT practice_id FROM import_feedback ORDER BY 1").map { JSONValue.string($0.string("practice_id")) }
+        report.auditEntryId = try AuditLog.append(on: conn, action: "feedback.import",
+            subjects: ["import_id": .int(importId), "run_ids": .array(report.runIds.map(JSONValue.int))],
+            payload: [
+                "file": .string(name), "sha256": .string(sha256), "cohort": .string(cohort), "rows": .int(rows),
+                "practices": .array(practices),
+                "outcomes": .object(report.outcomes.mapValues(JSONValue.int)),
+                "ineligible_reasons": .object(report.ineligibleReasons.mapValues(JSONValue.int)),
+                "screened_out_reasons_not_stored": .int(reasonsNotStored),
+                "ignored_columns": .array(file.ignoredColumns.map(JSONValue.string)),
+            ])
+        return report
+    }
+
+    /// The rules that need the database: runs, lists, dates, duplicates.
+    private func checkAgainstRuns(_ problems: inout ImportProblems) throws {
+        let conn = database.connection
+        func collect(_ sql: SQL, _ message: (QueryResult.Row) -> String, column: String? = nil) throws {
+            let rows = try conn.query(sql)
+            let total = rows.first?.int("total") ?? 0
+            problems.add(rows.map { ImportProblem(line: $0.int("line"), column: column, message: message($0)) }, total: total)
+        }
+        let limit = ImportRefused.keptProblems
+        // Unknown run, or a run never issued.
+        try collect("""
+            SELECT f.line, f.run_id, r.status, count(*) OVER () AS total
+            FROM import_feedback f LEFT JOIN runs r USING (run_id)
+            WHERE r.run_id IS NULL OR r.status <> 'issued'
+            ORDER BY f.line LIMIT \(limit)
+            """, { row in
+                let run = row.string("run_id")
+                switch row["status"] {
+                case nil: return "unknown run \(run)"
+                case "dry_run"?: return "run \(run) was a dry run: its list was never sent"
+                default: return "run \(run) is a draft, not issued: feedback is recorded only for issued runs"
+                }
+            }, column: "run_id")
+        // Not on the run's list.
+        try collect("""
+            SELECT f.line, f.run_id, EXISTS (SELECT 1 FROM run_practices p WHERE p.run_id = f.run_id AND p.practice_id = f.practice_id) AS covered,
+                   count(*) OVER () AS total
+            FROM import_feedback f JOIN runs r ON r.run_id = f.run_id AND r.status = 'issued'
+            WHERE NOT EXISTS (SELECT 1 FROM run_invitations i
+                              WHERE i.run_id = f.run_id AND i.practice_id = f.practice_id AND i.patient_id = f.patient_id)
+            ORDER BY f.line LIMIT \(limit)
+            """, { row in
+                row.bool("covered") == true
+                    ? "the patient is not on run \(row.string("run_id"))'s list for this practice"
+                    : "the practice is not one that run \(row.string("run_id")) covered"
+            }, column: "patient_id")
+        // Dates: not before the run was made, not in the future.
+        try collect("""
+            SELECT f.line, f.run_id, r.started_at::date AS run_date, count(*) OVER () AS total
+            FROM import_feedback f JOIN runs r USING (run_id)
+            WHERE f.outcome_date < r.started_at::date
+            ORDER BY f.line LIMIT \(limit)
+            """, { "the date is before run \($0.string("run_id")) was made (\($0.string("run_date")))" }, column: "date")
+        try collect("""
+            SELECT line, count(*) OVER () AS total FROM import_feedback WHERE outcome_date > current_date
+            ORDER BY line LIMIT \(limit)
+            """, { _ in "the date is in the future" }, column: "date")
+        // The same outcome twice in the file.
+        try collect("""
+            SELECT line, first_line, count(*) OVER () AS total FROM (
+              SELECT line, min(line) OVER (PARTITION BY run_id, practice_id, patient_id, outcome) AS first_line FROM import_feedback
+            ) d WHERE line <> first_line
+            ORDER BY line LIMIT \(limit)
+            """, { "duplicate of line \($0.string("first_line")) (the same outcome for the same patient and run)" })
+        // Two review outcomes (screened_out / invited / not_invited) for one patient and run in the file.
+        try collect("""
+            SELECT line, first_line, count(*) OVER () AS total FROM (
+              SELECT line, outcome,
+                     first_value(line) OVER w AS first_line, first_value(outcome) OVER w AS first_outcome
+              FROM import_feedback WHERE outcome IN ('screened_out', 'invited', 'not_invited')
+              WINDOW w AS (PARTITION BY run_id, practice_id, patient_id ORDER BY line)
+            ) d WHERE outcome <> first_outcome
+            ORDER BY line LIMIT \(limit)
+            """, { "contradicts line \($0.string("first_line")): screened_out, invited and not_invited exclude each other for one patient and run" },
+            column: "outcome")
+        // Already recorded by an earlier import.
+        try collect("""
+            SELECT f.line, min(c.import_id) AS import_id, count(*) OVER () AS total
+            FROM import_feedback f JOIN contact_outcomes c
+              ON c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id AND c.outcome = f.outcome
+            GROUP BY f.line ORDER BY f.line LIMIT \(limit)
+            """, { "this outcome is already recorded for this patient and run (import #\($0.string("import_id")))" })
+        try collect("""
+            SELECT f.line, min(c.import_id) AS import_id, count(*) OVER () AS total
+            FROM import_feedback f JOIN contact_outcomes c
+              ON c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id
+             AND c.outcome IN ('screened_out', 'invited', 'not_invited') AND f.outcome IN ('screened_out', 'invited', 'not_invited')
+             AND c.outcome <> f.outcome
+            GROUP BY f.line ORDER BY f.line LIMIT \(limit)
+            """, { "contradicts the outcome recorded for this patient and run by import #\($0.string("import_id")) (screened_out, invited and not_invited exclude each other)" },
+            column: "outcome")
+    }
+}

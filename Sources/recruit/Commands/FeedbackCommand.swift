@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import RecruitKit
+
+struct FeedbackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "feedback",
+        abstract: "Record practices' feedback on invitation lists (who was screened out, invited, responded, …).",
+        subcommands: [Import.self]
+    )
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a feedback CSV: practice_id,patient_id,run_id,outcome,date[,reason].",
+            discussion: """
+                outcome: screened_out, invited, not_invited, declined, opted_out, responded, ineligible, consented, withdrawn. \
+                reason: for ineligible, one of in_work, off_sick_with_job, not_chronic_pain, other; for screened_out, \
+                free text that stays at the practice (never stored). All-or-nothing: any bad row refuses the file, \
+                with every problem's line. The same file again is a no-op. Exit 0 imported or already imported; 1 refused.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: ArgumentHelp("The feedback CSV file.", valueName: "file")) var file: String
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            let db = try global.openDatabase()
+            defer { db.close() }
+            try ImportOutput.run(json: json) {
+                try FeedbackImporter(database: db, logger: global.logger).importFile(URL(fileURLWithPath: file))
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import RecruitKit
+
+/// Shared output of the import commands: the report, or the refusal with every problem.
+enum ImportOutput {
+    static func run(json: Bool, _ body: () throws -> ContactImportReport) throws {
+        do {
+            let report = try body()
+            if json { try Output.json(report) } else { report.summaryLines.forEach { Output.line($0) } }
+        } catch let refusal as ImportRefused {
+            if json {
+                try Output.json([
+                    "status": JSONValue.string("refused"), "file": .string(refusal.file),
+                    "problem_count": .int(refusal.problemCount), "problems": try JSONValue.encoding(refusal.problems),
+                ])
+                throw RecruitError.refused("\(refusal.file): refused, nothing was imported: \(refusal.problemCount) problem(s)")
+            }
+            throw RecruitError.refused(refusal.description)
+        }
+    }
+}

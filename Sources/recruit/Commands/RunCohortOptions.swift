@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import RecruitKit
+
+/// The cohort options of `recruit run`: those of ``CohortOptions``, with the
+/// file optional because `recruit run --reproduce RUN_ID` reads the recorded
+/// definition instead.
+struct RunCohortOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The cohort definition file (cohorts/NAME.yaml); not with --reproduce.", valueName: "file"))
+    var file: String?
+
+    @Option(name: .customLong("codelists"), help: ArgumentHelp("The code-list directory (NAME.csv per list).", valueName: "dir"))
+    var codeLists = "codelists"
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("Override a parameter of the cohort file (repeatable).", valueName: "name=value"))
+    var parameterOverrides: [String] = []
+
+    var fileURL: URL { URL(fileURLWithPath: file ?? "") }
+
+    var codeListSource: DirectoryCodeListSource { DirectoryCodeListSource(directory: URL(fileURLWithPath: codeLists)) }
+
+    /// `--param name=value` as a dictionary (the same rules as ``CohortOptions/parameters()``).
+    func parameters() throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for text in parameterOverrides {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let value = Int(parts[1]), value >= 0 else {
+                throw ValidationError("--param \(text): expected name=value with a whole number value")
+            }
+            guard out[parts[0]] == nil else { throw ValidationError("--param \(parts[0]) is given twice") }
+            out[parts[0]] = value
+        }
+        return out
+    }
+}

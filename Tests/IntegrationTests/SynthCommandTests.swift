@@ -1,0 +1,79 @@
+import Foundation
+import RecruitKit
+import RecruitTestSupport
+import Testing
+
+/// `recruit synth` as a user or a script meets it.
+@Suite("recruit synth")
+struct SynthCommandTests {
+    static let codeLists = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("codelists").path
+
+    func tempDir() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("recruit-synth-cli-\(UUID().uuidString)")
+    }
+
+    @Test("writes an extract and prints a summary; --json gives one object")
+    func writesExtract() throws {
+        let out = tempDir()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let human = try RecruitCLI.run(["synth", "--out", out.path, "--patients", "1500", "--practices", "2", "--codelists", Self.codeLists])
+        #expect(human.status == 0, "\(human.stderr)")
+        #expect(human.stdout.contains("Wrote canonical extract to \(out.path)"))
+        #expect(human.stdout.contains("1,500 patients in 2 practices"))
+        // No progress bar when stderr is not a terminal: at most warnings (the shipped unemployment list is empty).
+        #expect(!human.stderr.contains("\r") && !human.stderr.contains("synth ["), "\(human.stderr)")
+        #expect(human.stderr.split(separator: "\n").allSatisfy { $0.contains("warning") }, "\(human.stderr)")
+        for name in ["extract.json", "patients.csv", "events.csv", "prescriptions.csv"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path))
+        }
+        let json = try RecruitCLI.run(["synth", "--out", out.path, "--patients", "1500", "--practices", "2", "--codelists", Self.codeLists,
+                                       "--json", "--profile", "cprd-gold"])
+        #expect(json.status == 0)
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(json.stdout.utf8))
+        #expect(value["patients"] == .int(1500))
+        #expect(value["profile"] == .string("cprd-gold"))
+        // The folder now holds the cprd-gold extract only.
+        let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+        #expect(names == ["Clinical.txt", "Patient.txt", "Therapy.txt", "extract.json", "medical.txt", "product.txt"])
+    }
+
+    @Test("a missing code list is skipped with a warning on stderr")
+    func missingListWarns() throws {
+        let out = tempDir(), lists = tempDir()
+        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: lists) }
+        try FileManager.default.createDirectory(at: lists, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.codeLists + "/chronic-pain.csv", toPath: lists.appendingPathComponent("chronic-pain.csv").path)
+        let result = try RecruitCLI.run(["synth", "--out", out.path, "--patients", "300", "--codelists", lists.path])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("code list cancer is missing"))
+    }
+
+    @Test("usage errors exit 2 with a message", arguments: [
+        (["--extract-date", "31/10/2026"], "--extract-date must be a date"),
+        (["--profile", "emis"], "--profile must be one of canonical, cprd-gold"),
+        (["--patients", "0"], "--patients must be at least 1"),
+        (["--profile", "cprd-gold", "--inject-errors", "0.01"], "canonical profile only"),
+        (["--inject-errors", "0.9"], "--inject-errors must be a rate"),
+        (["--codelists", "/nonexistent-recruit-codelists"], "no such folder"),
+    ])
+    func usageErrors(arguments: [String], message: String) throws {
+        let out = tempDir()
+        var args = ["synth", "--out", out.path, "--patients", "10"]
+        if !arguments.contains("--codelists") { args += ["--codelists", Self.codeLists] }
+        let result = try RecruitCLI.run(args + arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    @Test("--help documents every option")
+    func help() throws {
+        let result = try RecruitCLI.run(["synth", "--help"])
+        #expect(result.status == 0)
+        for option in ["--out", "--patients", "--practices", "--seed", "--extract-date", "--profile", "--codelists", "--inject-errors", "--json"] {
+            #expect(result.stdout.contains(option), "\(option)")
+        }
+        #expect(try RecruitCLI.run(["--help"]).stdout.contains("synth"))
+    }
+}

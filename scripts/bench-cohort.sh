@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench-cohort.sh - the cohort engine against the hand-tuned baseline, in one run
+# on one throwaway cluster and one synthetic extract.
+#
+#   scripts/bench-cohort.sh            # 1,000,000 patients (SIZE=1m)
+#   SIZE=100k scripts/bench-cohort.sh  # 100,000 patients, runs in about a minute
+#
+# 1. Makes (or reuses, in $BENCH_DIR) a synthetic extract with `recruit synth`
+#    (100 practices), drawing codes from $CODELISTS.
+# 2. Starts a throwaway cluster (recruit's embedded-cluster code, its own socket),
+#    loads the extract with `recruit load`.
+# 3. Runs ../shared/bench/baseline.sh on the same cluster and extract: the
+#    hand-tuned list query (criteria 1-10) and its yield query, each after a
+#    warm-up, median of $RUNS.
+# 4. Runs `recruit run cohorts/chronic-pain-out-of-work.yaml --dry-run` (list,
+#    yield and evidence, written to files; the whole command, process start
+#    included) after a warm-up, median of $RUNS.
+# 5. Prints both, the ratios recruit / (list + yield) (target <= 1.0) and
+#    recruit / list (goal <= 1.5), and whether the two lists hold the same
+#    patients (no run history: criteria 11 and 12 remove nobody). Exits 1 when
+#    they differ.
+#
+# The code lists must have every code written out: the baseline applies no
+# descendant rules (nor does the cohort engine's current code-list seam).
+# Environment: SIZE (1m, 100k or a number of patients), RUNS (3), RECRUIT
+# (the recruit binary, default the release build), CODELISTS (codelists/),
+# BENCH_DIR (.bench/), BENCH_PGPORT (54398), BASELINE (../shared/bench/baseline.sh).
+# Prints progress on stderr, a summary and one JSON object on stdout.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SIZE=${SIZE:-1m}
+case $SIZE in
+  1m) N=1000000 ;;
+  100k) N=100000 ;;
+  *[!0-9]*) echo "bench-cohort: SIZE must be 1m, 100k or a number of patients" >&2; exit 2 ;;
+  *) N=$SIZE ;;
+esac
+RUNS=${RUNS:-3}
+RECRUIT=${RECRUIT:-$ROOT/.build/release/recruit}
+CODELISTS=${CODELISTS:-$ROOT/codelists}
+BENCH_DIR=${BENCH_DIR:-$ROOT/.bench}
+BASELINE=${BASELINE:-$ROOT/../shared/bench/baseline.sh}
+COHORT=$ROOT/cohorts/chronic-pain-out-of-work.yaml
+EXT=$BENCH_DIR/extract-$SIZE
+PORT=${BENCH_PGPORT:-54398}
+
+log() { echo "bench-cohort: $*" >&2; }
+now() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { sed -n "s/.*\"$1\" *: *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" "$2" | head -n 1; }
+
+[ -x "$RECRUIT" ] || { log "no recruit binary at $RECRUIT (make release)"; exit 2; }
+[ -x "$BASELINE" ] || [ -f "$BASELINE" ] || { log "no baseline script at $BASELINE"; exit 2; }
+ls "$CODELISTS"/*.csv >/dev/null 2>&1 || { log "no code lists in $CODELISTS"; exit 2; }
+
+# 1. The extract (reused when complete).
+if [ ! -f "$EXT/.complete" ]; then
+  log "synthesising $N patients into $EXT"
+  rm -rf "$EXT"
+  "$RECRUIT" synth --out "$EXT" --patients "$N" --practices 100 --seed 20261031 --codelists "$CODELISTS" -q >&2
+  touch "$EXT/.complete"
+fi
+D=$(sed -n 's/.*"extract_date" *: *"\([0-9-]*\)".*/\1/p' "$EXT/extract.json")
+[ -n "$D" ] || { log "no extract_date in $EXT/extract.json"; exit 2; }
+
+# 2. A throwaway cluster, and the extract loaded by recruit.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/recruit-bench-cohort.XXXXXX")
+chmod 755 "$tmp"
+cleanup() {
+  env -u PGHOST -u DATABASE_URL -u PGSERVICE "$RECRUIT" db stop --remove --cluster-dir "$tmp/cluster" -q >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+info=$(env -u PGHOST -u DATABASE_URL -u PGSERVICE "$RECRUIT" db start --cluster-dir "$tmp/cluster" --port "$PORT" --json -q)
+PGHOST=$(sed -n 's/.*"host" *: *"\([^"]*\)".*/\1/p' <<<"$info")
+PGPORT=$(sed -n 's/.*"port" *: *"\([^"]*\)".*/\1/p' <<<"$info")
+export PGHOST PGPORT PGUSER=recruit PGDATABASE=recruit
+unset DATABASE_URL PGSERVICE RECRUIT_SCHEMA || true
+log "cluster at $PGHOST port $PGPORT; loading $EXT"
+t0=$(now)
+"$RECRUIT" load "$EXT" -q --json > "$tmp/load.json"
+t1=$(now)
+log "recruit load: $(secs "$t0" "$t1")s"
+
+# 3. The baseline on the same cluster (it loads its own copy of the extract, in its own schemas).
+log "baseline: $BASELINE"
+bash "$BASELINE" "$EXT" "$CODELISTS" "$D" "$RUNS" > "$tmp/baseline.json"
+list_s=$(field list_s "$tmp/baseline.json")
+yield_s=$(field yield_s "$tmp/baseline.json")
+pair_s=$(field list_plus_yield_s "$tmp/baseline.json")
+baseline_invited=$(field invited "$tmp/baseline.json")
+baseline_csv=$(field list_csv "$tmp/baseline.json")
+
+# 4. recruit run --dry-run: one warm-up, then RUNS timed runs.
+out=$tmp/run
+runone() {
+  "$RECRUIT" run "$COHORT" --out "$out" --dry-run --index-date "$D" --codelists "$CODELISTS" --json -q > "$tmp/run.json"
+}
+log "recruit run --dry-run: warm-up"
+runone
+for i in $(seq 1 "$RUNS"); do
+  a=$(now); runone; b=$(now)
+  secs "$a" "$b"; echo
+done | median > "$tmp/recruit_s"
+recruit_s=$(cat "$tmp/recruit_s")
+recruit_invited=$(field invited "$tmp/run.json")
+log "recruit run: median ${recruit_s}s"
+
+# 5. Same patients?
+tail -n +2 "$out/invitations.csv" | cut -d, -f1,2 > "$tmp/recruit-list.csv"
+tail -n +2 "$baseline_csv" > "$tmp/baseline-list.csv"
+if cmp -s "$tmp/recruit-list.csv" "$tmp/baseline-list.csv"; then same=true; else same=false; fi
+rm -rf "$(dirname "$baseline_csv")"
+
+ratio_pair=$(awk -v r="$recruit_s" -v b="$pair_s" 'BEGIN { printf "%.2f", r / b }')
+ratio_list=$(awk -v r="$recruit_s" -v b="$list_s" 'BEGIN { printf "%.2f", r / b }')
+cat <<EOF
+cohort benchmark: $N patients, 100 practices, index date $D, median of $RUNS after a warm-up
+  baseline list query (criteria 1-10)      ${list_s}s
+  baseline yield query (steps 0-10)        ${yield_s}s
+  baseline list + yield                    ${pair_s}s
+  recruit run --dry-run (list, yield, evidence, files)  ${recruit_s}s
+  ratio recruit / (list + yield)           ${ratio_pair}   (target <= 1.0)
+  ratio recruit / list                     ${ratio_list}   (goal <= 1.5)
+  invited: recruit $recruit_invited, baseline $baseline_invited; same patients: $same
+EOF
+printf '{"patients":%d,"index_date":"%s","runs":%d,"list_s":%s,"yield_s":%s,"list_plus_yield_s":%s,"recruit_s":%s,"ratio_vs_pair":%s,"ratio_vs_list":%s,"recruit_invited":%s,"baseline_invited":%s,"same_patients":%s}\n' \
+  "$N" "$D" "$RUNS" "$list_s" "$yield_s" "$pair_s" "$recruit_s" "$ratio_pair" "$ratio_list" "$recruit_invited" "$baseline_invited" "$same"
+if [ "$same" != true ]; then
+  cp "$tmp/recruit-list.csv" "$BENCH_DIR/differ-recruit-$SIZE.csv"
+  cp "$tmp/baseline-list.csv" "$BENCH_DIR/differ-baseline-$SIZE.csv"
+  log "the two lists differ: compare $BENCH_DIR/differ-recruit-$SIZE.csv and $BENCH_DIR/differ-baseline-$SIZE.csv"
+  exit 1
+fi
