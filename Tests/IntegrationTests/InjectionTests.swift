@@ -23,7 +23,7 @@ enum Hostile {
     ]
 
     /// Checks that `marker` occurs in no statement but inside quoted identifiers.
-    static func expectOnlyBoundOrQuoted(_ log: StatementLog, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectOnlyBoundOrQuoted(_ log: StatementLog, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         let statements = log.statements
         #expect(!statements.isEmpty, "no statement was recorded", sourceLocation: sourceLocation)
         let spliced = SQLText.spliced(marker, in: statements)
