@@ -122,7 +122,8 @@ struct YieldFixtures {
         try connection.execute("""
             WITH inv AS (
               SELECT run_id, practice_id, patient_id,
-                     abs(hashtext(patient_id || ':u')) % 1000 AS u, abs(hashtext(patient_id || ':v')) % 100 AS v
+                     abs(hashtext(practice_id || '/' || patient_id || ':u')) % 1000 AS u,
+                     abs(hashtext(practice_id || '/' || patient_id || ':v')) % 100 AS v
               FROM run_invitations WHERE run_id = \(run)),
             o AS (
               SELECT inv.*, 'screened_out' AS outcome, NULL AS reason FROM inv WHERE u < 80

@@ -121,7 +121,7 @@ struct YieldReportTests {
             }
             // Outcome counts: the rounded truth, read independently.
             let consented = try db.connection.query("""
-                SELECT to_char(r.index_date, 'YYYY-MM') AS month, count(DISTINCT (o.run_id, o.patient_id)) AS n
+                SELECT to_char(r.index_date, 'YYYY-MM') AS month, count(DISTINCT (o.run_id, o.practice_id, o.patient_id)) AS n
                 FROM contact_outcomes o JOIN runs r USING (run_id) WHERE o.outcome = 'consented' GROUP BY 1
                 """)
             for row in consented {
@@ -135,7 +135,7 @@ struct YieldReportTests {
             #expect(all[.eligible] == .exact(truth.values.flatMap { $0 }.reduce(0, +)))
             #expect(all[.responded].number == (all[.ineligible].number ?? 0) + (all[.screenedEligible].number ?? 0))
             #expect(all[.ineligibleWorking].number == (all[.ineligibleInWork].number ?? 0) + (all[.ineligibleOffSickWithJob].number ?? 0))
-            let total = try db.connection.query("SELECT count(DISTINCT (run_id, patient_id)) FILTER (WHERE outcome = 'consented') AS n FROM contact_outcomes")
+            let total = try db.connection.query("SELECT count(DISTINCT (run_id, practice_id, patient_id)) FILTER (WHERE outcome = 'consented') AS n FROM contact_outcomes")
             #expect(all[.consented] == .exact(total[0].int("n")!))
             #expect(exact.report.suppression.smallCounts == 0 && exact.report.suppression.secondaryCounts == 0)
         }
@@ -157,7 +157,7 @@ struct YieldReportTests {
             #expect(report.practices.allSatisfy { $0.eligiblePer1000 == nil || $0.eligiblePer1000 == "0.0" })
             let html = try read(dir, "report.html")
             #expect(html.contains("id=\"no-eligible\""))
-            #expect(html.contains("0 eligible: the invitation list"))
+            #expect(html.contains(">0 eligible</tspan>"))
         }
     }
 

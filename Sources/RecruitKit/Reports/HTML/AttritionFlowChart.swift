@@ -9,8 +9,8 @@ struct AttritionFlowChart {
     var rows: [YieldReport.AttritionRow]
 
     static let width = 440.0
-    let mainX = 4.0, mainWidth = 262.0
-    let sideX = 292.0, sideWidth = 144.0
+    let mainX = 4.0, mainWidth = 250.0
+    let sideX = 274.0, sideWidth = 162.0
     let font = 14.0, lineHeight = 17.0
     let gap = 50.0
 
@@ -30,13 +30,14 @@ struct AttritionFlowChart {
                 body += "<line class=\"arrow\" x1=\"\(SVG.f(centre))\" y1=\"\(SVG.f(sideY + sideHeight / 2))\" x2=\"\(SVG.f(sideX - 3))\" y2=\"\(SVG.f(sideY + sideHeight / 2))\" marker-end=\"url(#flow-arrow)\"/>"
                 body += "<g id=\"removed-\(row.step)\" class=\"removed\">"
                 body += "<rect x=\"\(SVG.f(sideX))\" y=\"\(SVG.f(sideY))\" width=\"\(SVG.f(sideWidth))\" height=\"\(SVG.f(sideHeight))\" rx=\"4\"/>"
-                body += SVG.text(["Removed: \(SVG.count(removed))"], x: sideX + 10, y: sideY + 23, lineHeight: lineHeight, attributes: "class=\"removed-count\"")
+                body += SVG.text(["Removed \(SVG.count(removed))"], x: sideX + 10, y: sideY + 23, lineHeight: lineHeight, attributes: "class=\"removed-count\"")
                 body += "</g>"
             }
-            let labelLines = SVG.wrap(isFirst ? row.label : row.label, width: 31)
-            let countLine = isLast ? "\(SVG.count(row.remaining)) eligible: the invitation list"
+            let labelLines = SVG.wrap(row.label, width: 27)
+            let countLine = isLast ? "\(SVG.count(row.remaining)) eligible"
                 : isFirst ? "\(SVG.count(row.remaining)) patients" : "\(SVG.count(row.remaining)) remain"
-            let height = Double(labelLines.count) * lineHeight + lineHeight + 18
+            let noteLines = isLast ? ["the invitation list"] : []
+            let height = Double(labelLines.count + noteLines.count) * lineHeight + lineHeight + 18
             let cls = isLast ? "step last" : isFirst ? "step first" : "step"
             body += "<g id=\"step-\(row.step)\" class=\"\(cls)\" data-criterion=\"\(SVG.escape(row.criterion))\">"
             body += "<rect x=\"\(SVG.f(mainX))\" y=\"\(SVG.f(y))\" width=\"\(SVG.f(mainWidth))\" height=\"\(SVG.f(height))\" rx=\"5\"/>"
@@ -46,6 +47,10 @@ struct AttritionFlowChart {
             body += SVG.text(lines, x: mainX + 10, y: y + 20, lineHeight: lineHeight, attributes: "class=\"step-label\"")
             body += SVG.text([countLine], x: mainX + 10, y: y + 20 + Double(labelLines.count) * lineHeight + 2,
                              lineHeight: lineHeight, attributes: "class=\"step-count\"")
+            if !noteLines.isEmpty {
+                body += SVG.text(noteLines, x: mainX + 10, y: y + 20 + Double(labelLines.count + 1) * lineHeight + 2,
+                                 lineHeight: lineHeight, attributes: "class=\"step-note\"")
+            }
             body += "</g>"
             y += height + (isLast ? 4 : gap)
         }

@@ -25,15 +25,16 @@ extension HTMLPage {
         .card-note { font-size: 0.8rem; color: var(--muted); }
         .empty { grid-column: 1 / -1; padding: 10px 14px; background: #fff6e0; border-left: 5px solid #c98a00; border-radius: 4px; }
         figure { margin: 12px 0; break-inside: avoid; page-break-inside: avoid; }
-        svg.chart { display: block; max-width: 100%; height: auto; }
+        svg.chart { display: block; width: 100%; max-width: 600px; height: auto; }
         svg.flow { max-width: 560px; }
-        .two { display: grid; grid-template-columns: minmax(0, 440px) minmax(0, 1fr); gap: 24px; align-items: start; }
+        .legend { font-size: 0.85rem; color: var(--muted); margin: 4px 0 0; }
+        .legend .key { font-weight: 700; color: var(--ink); }
         .panels { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12px 24px; }
         .panels svg.panel { width: 100%; max-width: 420px; }
         @media (max-width: 700px) {
           body { padding: 12px 12px 32px; }
           h1 { font-size: 1.4rem; }
-          .two, .panels { grid-template-columns: minmax(0, 1fr); }
+          .panels { grid-template-columns: minmax(0, 1fr); }
         }
         .scroll { overflow-x: auto; }
         table { border-collapse: collapse; font-size: 0.9rem; margin: 8px 0; }
@@ -42,7 +43,8 @@ extension HTMLPage {
         .num { text-align: right; font-variant-numeric: tabular-nums; padding-left: 10px; }
         tr.total td { font-weight: 700; border-top: 2px solid var(--line); }
         tr.note td { color: var(--muted); font-size: 0.85rem; }
-        .sub { font-weight: 400; color: var(--muted); font-size: 0.8rem; }
+        .sub { font-weight: 400; color: var(--muted); font-size: 0.8rem; white-space: nowrap; }
+        .nowrap { white-space: nowrap; }
         .hash { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.8rem; color: var(--muted); }
         /* SVG */
         .flow .step rect { fill: #fff; stroke: #4a5563; stroke-width: 1.3; }
@@ -53,6 +55,7 @@ extension HTMLPage {
         .step-label { fill: var(--ink); }
         .step-count { font-weight: 700; fill: var(--ink); }
         .step.last .step-count { fill: var(--accent); }
+        .step-note { fill: var(--accent); }
         .removed-count { fill: #3d4552; }
         .axis-title, .panel-title { font-weight: 600; fill: var(--ink); }
         .panel-title { font-size: 14px; }

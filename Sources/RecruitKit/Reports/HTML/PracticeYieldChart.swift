@@ -12,7 +12,7 @@ struct PracticeYieldChart {
 
     static let barLimit = 25
     static let width = 440.0
-    let labelWidth = 86.0, valueWidth = 52.0
+    let labelWidth = 92.0, valueWidth = 52.0
     let top = 60.0
 
     var usesBars: Bool { practices.count <= Self.barLimit }
@@ -27,7 +27,7 @@ struct PracticeYieldChart {
 
     var svg: String {
         let rows = ordered
-        let rowHeight = usesBars ? 24.0 : 15.0
+        let rowHeight = usesBars ? 26.0 : 17.0
         let plotX = labelWidth, plotWidth = Self.width - labelWidth - valueWidth
         let overallRate = overall?.eligiblePer1000.flatMap(Double.init)
         let maximum = max(rows.compactMap(\.rate).max() ?? 0, overallRate ?? 0)
@@ -87,7 +87,7 @@ struct PracticeYieldChart {
         let title = "Eligible patients per 1,000 registered (\(denominatorLabel)), by practice, highest first"
         return """
             <svg id="practice-yield" class="chart" role="img" viewBox="0 0 \(SVG.f(Self.width)) \(SVG.f(height))" width="\(SVG.f(Self.width))" \
-            height="\(SVG.f(height))" font-size="12" data-style="\(usesBars ? "bars" : "dots")"><title>\(SVG.escape(title))</title>\(body)</svg>
+            height="\(SVG.f(height))" font-size="13" data-style="\(usesBars ? "bars" : "dots")"><title>\(SVG.escape(title))</title>\(body)</svg>
             """
     }
 }

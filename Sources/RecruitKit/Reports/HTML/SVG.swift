@@ -72,10 +72,10 @@ enum SVG {
     }
 
     /// Round axis ticks from 0 to at least `maximum`: 0, step, 2·step, … with
-    /// step 1, 2 or 5 × 10ⁿ, about `count` of them.
-    static func ticks(upTo maximum: Double, count: Int = 5) -> [Double] {
-        guard maximum > 0 else { return [0, 1] }
-        let raw = maximum / Double(max(count, 1))
+    /// step 1, 2 or 5 × 10ⁿ, about `count` of them (whole numbers only, for counts, when `integers`).
+    static func ticks(upTo maximum: Double, count: Int = 5, integers: Bool = false) -> [Double] {
+        guard maximum > 0 else { return integers ? [0, 5] : [0, 1] }
+        let raw = max(maximum / Double(max(count, 1)), integers ? 1 : 0)
         var magnitude = 1.0
         while magnitude * 10 <= raw { magnitude *= 10 }
         while magnitude > raw { magnitude /= 10 }

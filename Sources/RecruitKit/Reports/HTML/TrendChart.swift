@@ -14,7 +14,7 @@ struct TrendChart {
         let plotWidth = Self.width - left - right, plotHeight = Self.height - top - bottom
         let threshold = 7
         let maximum = Double(max(points.compactMap(\.count.number).max() ?? 0, points.contains { $0.count.isSuppressed } ? threshold : 0))
-        let ticks = SVG.ticks(upTo: max(maximum, 1), count: 4)
+        let ticks = SVG.ticks(upTo: maximum, count: 4, integers: true)
         let scaleMax = ticks.last!
         func y(_ v: Double) -> Double { top + plotHeight - v / scaleMax * plotHeight }
         var body = SVG.hatchDefinition(id: "trend-\(measure.rawValue)-hatch")
@@ -35,12 +35,14 @@ struct TrendChart {
             if let v = p.count.number {
                 let h = Double(v) / scaleMax * plotHeight
                 body += "<rect class=\"\(colourClass)\" x=\"\(SVG.f(x))\" y=\"\(SVG.f(y(Double(v))))\" width=\"\(SVG.f(barWidth))\" height=\"\(SVG.f(h))\"/>"
+            } else if p.count == .secondary {
+                body += SVG.text(["*"], x: cx, y: y(0) - 4, lineHeight: 0, attributes: "class=\"value\" text-anchor=\"middle\"")
             } else {
                 // Up to 7: hatched to 7, so the bar reads "somewhere below this".
                 let top7 = y(Double(threshold))
                 body += "<rect class=\"suppressed\" x=\"\(SVG.f(x))\" y=\"\(SVG.f(top7))\" width=\"\(SVG.f(barWidth))\" height=\"\(SVG.f(y(0) - top7))\" fill=\"url(#trend-\(measure.rawValue)-hatch)\"/>"
             }
-            if valueLabels || i == points.count - 1 || p.count.isSuppressed {
+            if valueLabels || i == points.count - 1 || p.count == .small {
                 let v = Double(p.count.number ?? threshold)
                 body += SVG.text([SVG.count(p.count)], x: cx, y: y(v) - 4, lineHeight: 0, attributes: "class=\"value\" text-anchor=\"middle\"")
             }

@@ -39,6 +39,13 @@ struct HTMLPage {
     }
 
     func e(_ s: String) -> String { SVG.escape(s) }
+
+    /// What ≤7 and * mean, under each chart and table that may show them.
+    var legend: String {
+        guard report.suppression.applied else { return "" }
+        return "<p class=\"legend\"><span class=\"key\">≤7</span> a count from 1 to 7 · <span class=\"key\">*</span> hidden so that "
+            + "a ≤7 elsewhere cannot be worked out from the other numbers · other counts rounded to the nearest 5</p>\n"
+    }
     func c(_ p: PublishedCount) -> String { SVG.count(p) }
 
     // MARK: Header and summary
@@ -112,7 +119,7 @@ struct HTMLPage {
             Each box is one criterion of the cohort, applied in order, with the patients who still qualify; the box beside each arrow \
             counts the patients that criterion removed.</p>
             <figure>\(AttritionFlowChart(rows: rows).svg)</figure>
-
+            \(legend)
             """
         out += attritionByRun()
         return out + "</section>\n"
@@ -164,7 +171,7 @@ struct HTMLPage {
             out += "<td class=\"num\">\(c(p.registered))</td><td class=\"num\">\(c(p.eligible))</td><td class=\"num\">\(p.eligiblePer1000 ?? "–")</td>"
             out += "<td class=\"num\">\(c(p.invited))</td><td class=\"num\">\(c(p.responded))</td><td class=\"num\">\(c(p.consented))</td></tr>\n"
         }
-        return out + "</tbody></table></div>\n</section>\n"
+        return out + "</tbody></table></div>\n\(legend)</section>\n"
     }
 
     // MARK: Funnel
@@ -187,7 +194,7 @@ struct HTMLPage {
             .init(id: "not-recorded", label: "Reason not recorded", count: all[.ineligibleReasonNotRecorded], note: nil),
         ], scaleTo: nil, barClass: "bar reason-bar")
         let precision = all.rate(.consentedOfResponded).map { "<strong>\($0)%</strong> of responders consented" }
-            ?? "The share of responders who consented is not shown (a count is suppressed)"
+            ?? "the share of responders who consented is not shown (a count is suppressed)"
         let working = all.rate(.workingOfResponded).map { "<strong>\($0)%</strong> of responders were in work or off sick with a job" }
             ?? "the share of responders in work or off sick with a job is not shown (a count is suppressed)"
         return """
@@ -195,16 +202,14 @@ struct HTMLPage {
             <h2>From search to consent</h2>
             <p class="explain">All runs and practices together, from the outcomes practices recorded. Percentages are of the stage \
             before, computed from exact counts.</p>
-            <div class="two">
             <figure>\(stages.svg)</figure>
-            <div><p class="explain">Before any letter: \(c(all[.screenedOut])) screened out by the GP, \(c(all[.notInvited])) not invited \
+            <p class="explain">Before any letter: \(c(all[.screenedOut])) screened out by the GP, \(c(all[.notInvited])) not invited \
             for another reason. After it: \(c(all[.declined])) declined, \(c(all[.optedOut])) opted out, \(c(all[.withdrawn])) withdrew after consenting.</p>
             <p class="explain" id="precision">Precision of the search: \(precision); \(working). The search uses fit notes as a proxy for \
-            being out of work, so letters also reach people with a job to return to.</p></div>
-            </div>
+            being out of work, so letters also reach people with a job to return to.</p>
             <h3>Why responders were ineligible (\(c(all[.ineligible])) in all)</h3>
             <figure>\(reasons.svg)</figure>
-            </section>
+            \(legend)</section>
 
             """
     }
@@ -235,12 +240,12 @@ struct HTMLPage {
         out += "<th class=\"num\">% invited</th><th class=\"num\">% responded</th><th class=\"num\">% consented of responders</th></tr></thead><tbody>\n"
         for (month, row) in zip(months, rows) + (totalAll.map { [(YieldReport.allMonths, $0)] } ?? []) {
             let isAll = month == YieldReport.allMonths
-            out += "<tr\(isAll ? " class=\"total\"" : "")><td>\(isAll ? "All months" : e(SVG.monthLabel(month)))</td>"
+            out += "<tr\(isAll ? " class=\"total\"" : "")><td class=\"nowrap\">\(isAll ? "All months" : e(SVG.monthLabel(month)))</td>"
             for m in [FunnelMeasure.eligible, .invited, .responded, .screenedEligible, .consented] { out += "<td class=\"num\">\(c(row[m]))</td>" }
             for r in [FunnelRate.invitedOfEligible, .respondedOfInvited, .consentedOfResponded] { out += "<td class=\"num\">\(row.rate(r) ?? "–")</td>" }
             out += "</tr>\n"
         }
-        return out + "</tbody></table></div>\n</section>\n"
+        return out + "</tbody></table></div>\n\(legend)</section>\n"
     }
 
     // MARK: Facts
@@ -255,9 +260,9 @@ struct HTMLPage {
 
             """
         for r in report.runs {
-            out += "<tr><td>\(r.runID)</td><td>\(e(r.indexDate))</td><td>\(e(r.status))</td><td class=\"num\">\(r.practices)</td>"
+            out += "<tr><td>\(r.runID)</td><td class=\"nowrap\">\(e(r.indexDate))</td><td>\(e(r.status))</td><td class=\"num\">\(r.practices)</td>"
             out += "<td>\(e(r.cohortVersion)) <span class=\"hash\">\(e(String(r.cohortSHA256.prefix(12))))</span></td>"
-            out += "<td>\(e(r.issuedAt ?? "–"))</td><td>\(e(r.toolVersion))</td></tr>\n"
+            out += "<td class=\"nowrap\">\(e(r.issuedAt ?? "–"))</td><td>\(e(r.toolVersion))</td></tr>\n"
             if !r.supersededPractices.isEmpty {
                 out += "<tr class=\"note\"><td></td><td colspan=\"6\">Left out (superseded by a later run): \(e(r.supersededPractices.joined(separator: ", ")))</td></tr>\n"
             }
