@@ -56,5 +56,7 @@ fuzz: prereqs
 
 # Faults against a real throwaway cluster (scripts/fault-test.sh): SIGKILLed
 # loads, immediate restarts, concurrent loads and runs, a full disk.
-fault-test: build
-	@scripts/fault-test.sh "$(RECRUIT)"
+# An optimised build: the loads are large.
+fault-test: prereqs
+	$(SWIFT) build -c release --product recruit
+	@scripts/fault-test.sh "$$($(SWIFT) build -c release --show-bin-path)/recruit"
