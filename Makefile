@@ -29,7 +29,9 @@ release:
 demo: build
 	@scripts/demo.sh "$(RECRUIT)" "$(DEMO_DIR)"
 
+# The report tests render HTML with headless Chromium (Debian's chromium).
 test: build
+	@scripts/prereqs.sh chromium
 	$(SWIFT) build --build-tests
 	@scripts/with-test-cluster.sh "$(RECRUIT)" $(SWIFT) test --skip-build
 
