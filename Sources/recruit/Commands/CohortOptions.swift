@@ -23,18 +23,21 @@ struct CohortOptions: ParsableArguments {
     var codeListSource: DirectoryCodeListSource { DirectoryCodeListSource(directory: URL(fileURLWithPath: codeLists)) }
 
     /// `--param name=value` as a dictionary.
-    func parameters() throws -> [String: Int] {
-        var out: [String: Int] = [:]
-        for text in parameterOverrides {
-            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, let value = Int(parts[1]), value >= 0 else {
-                throw ValidationError("--param \(text): expected name=value with a whole number value")
-            }
-            guard out[parts[0]] == nil else { throw ValidationError("--param \(parts[0]) is given twice") }
-            out[parts[0]] = value
+    func parameters() throws -> [String: Int] { try parseParameterOverrides(parameterOverrides) }
+}
+
+/// Parses `--param name=value` options (whole, non-negative numbers; each name once).
+func parseParameterOverrides(_ overrides: [String]) throws -> [String: Int] {
+    var out: [String: Int] = [:]
+    for text in overrides {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, let value = Int(parts[1]), value >= 0 else {
+            throw ValidationError("--param \(text): expected name=value with a whole number value")
         }
-        return out
+        guard out[parts[0]] == nil else { throw ValidationError("--param \(parts[0]) is given twice") }
+        out[parts[0]] = value
     }
+    return out
 }
 
 /// Parses `--index-date` values.
