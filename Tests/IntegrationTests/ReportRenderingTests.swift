@@ -109,7 +109,8 @@ struct ReportRenderingTests {
         }
         for step in 0...12 { #expect(dom.contains("id=\"step-\(step)\""), "\(scenario): no box for step \(step)") }
         for step in 1...12 { #expect(dom.contains("id=\"removed-\(step)\""), "\(scenario): no removed box for step \(step)") }
-        #expect(dom.contains("Registered at the index date"))
+        #expect(dom.contains("1. Registered at D"))
+        #expect(dom.contains("8. Exclude: cancer"))
         #expect(dom.contains("the invitation list"))
         #expect(dom.contains("Small numbers are suppressed"))
         #expect(dom.components(separatedBy: "<g class=\"practice\" id=\"practice-").count - 1 == practices)

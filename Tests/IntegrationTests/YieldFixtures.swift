@@ -1,6 +1,7 @@
 import Foundation
 import Postgres
 import RecruitKit
+import RecruitTestSupport
 
 /// Runs, yields, invitations and practice feedback written straight into the
 /// tables the cohort engine and the runs commands fill, for report tests.
@@ -8,26 +9,23 @@ struct YieldFixtures {
     let connection: Connection
     var cohort = "chronic-pain-out-of-work"
     var version = "1.0"
-    let cohortSHA = String(repeating: "c", count: 64)
+    let cohortSHA = YieldFixtures.definition.sha256
     var loadID = 0
     var importID = 0
 
-    /// The reference cohort's steps: criterion id and label.
-    static let steps: [(String, String)] = [
-        ("", "In the practice's extract"),
-        ("registered", "Registered at the index date"),
-        ("registered_365", "Registered for at least 365 days"),
-        ("alive", "Alive at the index date"),
-        ("age_18_64", "Aged 18 to 64"),
-        ("chronic_pain", "Chronic pain condition in the last 2 years"),
-        ("pain_medication", "3 or more opioid or gabapentinoid prescriptions over 90 days or more in the last year"),
-        ("out_of_work", "Fit note in the last year, or unemployment in the last 2 years"),
-        ("no_cancer", "No cancer in the last 5 years"),
-        ("no_palliative_care", "No palliative care"),
-        ("no_research_dissent", "No research opt-out"),
-        ("not_recently_invited", "Not invited in the last year"),
-        ("contact_not_ended", "No outcome that ends contact"),
-    ]
+    /// The reference cohort file, stored as a run stores it.
+    static let definition: CohortDefinition = {
+        let url = TestDatabase.repositoryRoot.appendingPathComponent("cohorts/chronic-pain-out-of-work.yaml")
+        return try! CohortParser.parse(fileAt: url)
+    }()
+
+    /// The reference cohort's steps as a run records them: criterion id and
+    /// label (parameters filled in); step 0 is the extract.
+    static let steps: [(String, String)] = [("", "in the extract")] + definition.criteria.map { c in
+        var label = c.label
+        for p in definition.parameters { label = label.replacingOccurrences(of: "{\(p.name)}", with: String(p.defaultValue)) }
+        return (c.id, label)
+    }
 
     /// The share of patients each criterion keeps (step 1…12).
     static let keep: [Double] = [0.97, 0.9, 0.998, 0.6, 0.09, 0.4, 0.35, 0.97, 0.995, 0.97, 1.0, 0.98]
@@ -36,7 +34,7 @@ struct YieldFixtures {
         self.connection = connection
         try connection.execute("""
             INSERT INTO cohort_definitions (cohort_sha256, name, version, definition)
-            VALUES (\(cohortSHA), \(cohort), \(version), 'name: chronic-pain-out-of-work')
+            VALUES (\(cohortSHA), \(cohort), \(version), \(YieldFixtures.definition.text))
             """)
         loadID = try connection.query("""
             INSERT INTO loads (status, os_user, tool_version, profile_name, profile_sha256, extract_date)
@@ -77,39 +75,39 @@ struct YieldFixtures {
             [{"name":"chronic-pain","version":"2024-01","sha256":"\(String(repeating: "1", count: 64))"},\
             {"name":"fit-notes","version":"2023-11","sha256":"\(String(repeating: "2", count: 64))"}]
             """
-        let runID = try connection.query("""
-            INSERT INTO runs (cohort_name, cohort_version, cohort_sha256, index_date, codelists, status, history_as_of,
-                              os_user, tool_version, issued_at, finished_at)
-            VALUES (\(cohortName), \(version), \(sha), \(indexDate)::date, \(JSONB(codelists)), \(status == "issued" ? "draft" : status), now(),
-                    'test', '0.1.0', NULL, now())
-            RETURNING run_id
-            """)[0].int("run_id")!
-        var ids: [String] = [], steps: [Int] = [], criteria: [String] = [], labels: [String] = [], remaining: [Int] = []
-        func add(_ practice: String, _ chain: [Int]) {
-            for (k, n) in chain.enumerated() {
-                ids.append(practice); steps.append(k); criteria.append(Self.steps[k].0); labels.append(Self.steps[k].1); remaining.append(n)
+        // One transaction, as a run recorded and issued at once (--issue): an issued run is frozen afterwards.
+        let runID = try connection.transaction { () throws -> Int in
+            let runID = try connection.query("""
+                INSERT INTO runs (cohort_name, cohort_version, cohort_sha256, index_date, codelists, status, history_as_of,
+                                  os_user, tool_version, issued_at, finished_at)
+                VALUES (\(cohortName), \(version), \(sha), \(indexDate)::date, \(JSONB(codelists)), \(status), now(),
+                        'test', '0.1.0', CASE WHEN \(status) = 'issued' THEN now() END, now())
+                RETURNING run_id
+                """)[0].int("run_id")!
+            var ids: [String] = [], steps: [Int] = [], criteria: [String] = [], labels: [String] = [], remaining: [Int] = []
+            func add(_ practice: String, _ chain: [Int]) {
+                for (k, n) in chain.enumerated() {
+                    ids.append(practice); steps.append(k); criteria.append(Self.steps[k].0); labels.append(Self.steps[k].1); remaining.append(n)
+                }
             }
-        }
-        for p in practices { add(p.id, p.chain) }
-        if let width = practices.first?.chain.count {
-            add("__total__", (0..<width).map { k in practices.reduce(0) { $0 + $1.chain[k] } })
-        }
-        try connection.execute("""
-            INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining)
-            SELECT \(runID), * FROM unnest(\(ids)::text[], \(steps)::int[], \(criteria)::text[], \(labels)::text[], \(remaining)::bigint[])
-            """)
-        try connection.execute("""
-            INSERT INTO run_practices (run_id, practice_id, load_id, extract_date)
-            SELECT \(runID), p, \(loadID), \(indexDate)::date FROM unnest(\(practices.map(\.id))::text[]) p
-            """)
-        try connection.execute("""
-            INSERT INTO run_invitations (run_id, practice_id, patient_id)
-            SELECT \(runID), u.p, 'R' || \(runID) || '-' || lpad(g::text, 6, '0')
-            FROM unnest(\(practices.map(\.id))::text[], \(practices.map { $0.chain.last! })::int[]) AS u(p, n), generate_series(1, u.n) g
-            """)
-        // An issued run is frozen (sql/0011): fill it as a draft, then issue it.
-        if status == "issued" {
-            try connection.execute("UPDATE runs SET status = 'issued', issued_at = now() WHERE run_id = \(runID)")
+            for p in practices { add(p.id, p.chain) }
+            if let width = practices.first?.chain.count {
+                add("__total__", (0..<width).map { k in practices.reduce(0) { $0 + $1.chain[k] } })
+            }
+            try connection.execute("""
+                INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining)
+                SELECT \(runID), * FROM unnest(\(ids)::text[], \(steps)::int[], \(criteria)::text[], \(labels)::text[], \(remaining)::bigint[])
+                """)
+            try connection.execute("""
+                INSERT INTO run_practices (run_id, practice_id, load_id, extract_date)
+                SELECT \(runID), p, \(loadID), \(indexDate)::date FROM unnest(\(practices.map(\.id))::text[]) p
+                """)
+            try connection.execute("""
+                INSERT INTO run_invitations (run_id, practice_id, patient_id)
+                SELECT \(runID), u.p, 'R' || \(runID) || '-' || lpad(g::text, 6, '0')
+                FROM unnest(\(practices.map(\.id))::text[], \(practices.map { $0.chain.last! })::int[]) AS u(p, n), generate_series(1, u.n) g
+                """)
+            return runID
         }
         if feedback { try addFeedback(run: runID, indexDate: indexDate) }
         return runID

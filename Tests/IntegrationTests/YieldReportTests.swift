@@ -50,11 +50,9 @@ struct YieldReportTests {
             let attrition = try read(dir, "attrition.csv").split(separator: "\n").map(String.init)
             #expect(attrition[0] == "run_id,index_date,practice_id,step,criterion,label,remaining,removed")
             #expect(attrition.count == 1 + 2 * chain.count)
-            #expect(attrition[1].hasPrefix("\(run),2024-01-31,A81001,0,,In the practice's extract,"))
+            #expect(attrition[1].hasPrefix("\(run),2024-01-31,A81001,0,,in the extract,"))
             #expect(attrition[1].hasSuffix(","))  // no removed count at step 0
-            #expect(attrition.contains { $0.hasPrefix("\(run),2024-01-31,__total__,12,contact_not_ended,") })
-            // A label with a comma is quoted.
-            #expect(attrition.contains { $0.contains("\"Fit note in the last year, or unemployment in the last 2 years\"") })
+            #expect(attrition.contains { $0.hasPrefix("\(run),2024-01-31,__total__,12,contact_ended,Contact ended,") })
 
             for row in report.attrition where row.practiceID == "A81001" {
                 expectProtected(row.remaining, truth: chain[row.step], "remaining at step \(row.step)")
@@ -81,6 +79,10 @@ struct YieldReportTests {
                 #expect(html.contains("id=\"\(id)\""), "report.html lacks #\(id)")
             }
             #expect(html.contains("data-style=\"bars\""))
+            // Exclusions read as such (from the stored cohort definition), inclusions as they are.
+            #expect(html.contains(">8. Exclude: cancer</tspan>"))
+            #expect(html.contains(">5. Chronic pain condition</tspan>"))
+            #expect(report.steps(run: run).map(\.effect) == [nil] + Array(repeating: "include", count: 7) + Array(repeating: "exclude", count: 5))
             #expect(html.contains("Small numbers are suppressed"))
             // Self-contained: nothing fetched, no scripts.
             #expect(!html.contains("<script"))

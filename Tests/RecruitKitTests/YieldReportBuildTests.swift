@@ -70,6 +70,23 @@ import Testing
         #expect(again == p.readerRanges)
     }
 
+    @Test("CSV: labels with commas and quotes are quoted; removed is empty at step 0; suppressed counts as text")
+    func csv() throws {
+        var d = Self.data(practices: 1, runs: 1)
+        for i in d.steps.indices where d.steps[i].step == 3 { d.steps[i].label = "Alive, \"at D\"" }
+        let report = try YieldReport.build(from: d, suppression: .init())
+        let lines = report.attritionCSV.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "run_id,index_date,practice_id,step,criterion,label,remaining,removed")
+        #expect(lines[1].hasPrefix("1,2024-01-28,P1000,0,c0,Criterion 0,"))
+        #expect(lines[1].hasSuffix(","))
+        #expect(lines[4].hasPrefix("1,2024-01-28,P1000,3,c3,\"Alive, \"\"at D\"\"\","))
+        #expect(report.attritionCSV.contains(",≤7") || report.attritionCSV.contains(",*") || !report.attrition.contains { $0.remaining.isSuppressed })
+        let funnel = report.funnelCSV.split(separator: "\n").map(String.init)
+        #expect(funnel[0] == "practice_id,month," + FunnelMeasure.allCases.map(\.rawValue).joined(separator: ",") + ","
+                + FunnelRate.allCases.map(\.rawValue).joined(separator: ","))
+        #expect(funnel.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).count }.allSatisfy { $0 == 2 + 17 + 5 })
+    }
+
     @Test("the report's relations hold: each chain, total and sub-total adds up")
     func relationsHold() throws {
         // relate(total:parts:) checks each relation as it is added; a wrong one traps.

@@ -33,6 +33,9 @@ public struct YieldData: Sendable {
         public var codelists: JSONValue
         /// Practices whose list a later run superseded (left out of the report).
         public var supersededPractices: [String]
+        /// Criterion id → `include` or `exclude`, from the run's stored cohort
+        /// definition (empty when it cannot be read).
+        public var effects: [String: String] = [:]
 
         /// `YYYY-MM` of the index date: the month the run counts in.
         public var month: String { String(indexDate.description.prefix(7)) }
@@ -73,7 +76,9 @@ extension YieldData {
     public static func load(from connection: Connection, selection: YieldSelection,
                             cohortsDirectory: URL? = nil) throws -> YieldData {
         try connection.transaction(isolation: .repeatableRead, readOnly: true) {
-            let runs = try selectRuns(connection, selection, cohortsDirectory: cohortsDirectory)
+            var runs = try selectRuns(connection, selection, cohortsDirectory: cohortsDirectory)
+            let effects = try criterionEffects(connection, Set(runs.map(\.cohortSHA256)))
+            for i in runs.indices { runs[i].effects = effects[runs[i].cohortSHA256] ?? [:] }
             let ids = runs.map(\.id)
             let steps = try connection.query("""
                 SELECT run_id, practice_id, step, criterion, label, remaining
@@ -145,6 +150,18 @@ extension YieldData {
                            String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                        })
         }
+    }
+
+    /// Whether each criterion includes or excludes, from the stored cohort
+    /// definitions (by SHA-256); a definition that no longer parses gives none.
+    static func criterionEffects(_ connection: Connection, _ hashes: Set<String>) throws -> [String: [String: String]] {
+        var out: [String: [String: String]] = [:]
+        let rows = try connection.query("SELECT cohort_sha256, definition FROM cohort_definitions WHERE cohort_sha256 = ANY(\(Array(hashes)))")
+        for row in rows {
+            guard let definition = try? CohortParser.parse(data: Data(row.string("definition").utf8), file: "stored cohort") else { continue }
+            out[row.string("cohort_sha256")] = Dictionary(definition.criteria.map { ($0.id, $0.effect.rawValue) }, uniquingKeysWith: { a, _ in a })
+        }
+        return out
     }
 
     /// The cohort when none is named: the one cohort file in `cohorts/`, else

@@ -259,7 +259,10 @@ extension YieldReport {
                 RunFacts(runID: r.id, status: r.status, indexDate: r.indexDate.description, month: r.month,
                          cohortVersion: r.cohortVersion, cohortSHA256: r.cohortSHA256, toolVersion: r.toolVersion,
                          issuedAt: r.issuedAt, practices: chains.filter { $0.runID == r.id && $0.practiceID != YieldReport.total }.count,
-                         supersededPractices: r.supersededPractices, codelists: r.codelists)
+                         supersededPractices: r.supersededPractices, codelists: r.codelists,
+                         steps: (stepInfo[r.id] ?? []).enumerated().map { k, info in
+                             StepFacts(step: k, criterion: info.criterion, label: info.label, effect: k == 0 ? nil : r.effects[info.criterion])
+                         })
             }
             var versions: [String] = []
             for r in data.runs where !versions.contains(r.cohortVersion) { versions.append(r.cohortVersion) }

@@ -23,12 +23,23 @@ public struct YieldReport: Codable, Sendable {
         public var practices: Int
         public var supersededPractices: [String]
         public var codelists: JSONValue
+        /// The run's criteria in order (step 0 is the extract).
+        public var steps: [StepFacts]
 
         enum CodingKeys: String, CodingKey {
             case runID = "run_id", status, indexDate = "index_date", month, cohortVersion = "cohort_version"
             case cohortSHA256 = "cohort_sha256", toolVersion = "tool_version", issuedAt = "issued_at", practices
-            case supersededPractices = "superseded_practices", codelists
+            case supersededPractices = "superseded_practices", codelists, steps
         }
+    }
+
+    /// One step of a run's attrition: the criterion, its label and whether it includes or excludes.
+    public struct StepFacts: Codable, Sendable, Hashable {
+        public var step: Int
+        public var criterion: String
+        public var label: String
+        /// `include`, `exclude`, or nil (step 0, or a definition that could not be read).
+        public var effect: String?
     }
 
     /// Per run, practice (and `__total__`) and step: the patients remaining and those the step removed.
@@ -131,6 +142,9 @@ public struct YieldReport: Codable, Sendable {
     public func attrition(run: Int, practice: String = YieldReport.total) -> [AttritionRow] {
         attrition.filter { $0.runID == run && $0.practiceID == practice }
     }
+
+    /// The steps of a run.
+    public func steps(run: Int) -> [StepFacts] { runs.first { $0.runID == run }?.steps ?? [] }
 
     /// The latest run (by index date, then id).
     public var latestRun: RunFacts? { runs.last }

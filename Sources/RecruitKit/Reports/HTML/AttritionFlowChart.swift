@@ -7,12 +7,22 @@
 struct AttritionFlowChart {
     /// The run's `__total__` rows, by step.
     var rows: [YieldReport.AttritionRow]
+    /// The run's criteria, for whether each includes or excludes.
+    var steps: [YieldReport.StepFacts] = []
 
     static let width = 440.0
     let mainX = 4.0, mainWidth = 250.0
     let sideX = 274.0, sideWidth = 162.0
     let font = 14.0, lineHeight = 17.0
     let gap = 50.0
+
+    /// What a box says about its criterion: the label, an exclusion marked as one
+    /// ("Exclude: cancer" rather than a box reading "Cancer, 6,195 remain").
+    static func boxLabel(_ row: YieldReport.AttritionRow, effect: String?) -> String {
+        let label = row.label.prefix(1).uppercased() + row.label.dropFirst()
+        guard effect == "exclude" else { return label }
+        return "Exclude: " + row.label.prefix(1).lowercased() + row.label.dropFirst()
+    }
 
     var svg: String {
         guard !rows.isEmpty else { return "<p class=\"empty\">This run recorded no attrition table.</p>" }
@@ -33,7 +43,7 @@ struct AttritionFlowChart {
                 body += SVG.text(["Removed \(SVG.count(removed))"], x: sideX + 10, y: sideY + 23, lineHeight: lineHeight, attributes: "class=\"removed-count\"")
                 body += "</g>"
             }
-            let labelLines = SVG.wrap(row.label, width: 27)
+            let labelLines = SVG.wrap(Self.boxLabel(row, effect: steps.first { $0.step == row.step }?.effect), width: 27)
             let countLine = isLast ? "\(SVG.count(row.remaining)) eligible"
                 : isFirst ? "\(SVG.count(row.remaining)) patients" : "\(SVG.count(row.remaining)) remain"
             let noteLines = isLast ? ["the invitation list"] : []

@@ -118,7 +118,7 @@ struct HTMLPage {
             <p class="explain">Run \(latest.runID) (index date \(e(latest.indexDate)), \(latest.practices) practice\(latest.practices == 1 ? "" : "s")). \
             Each box is one criterion of the cohort, applied in order, with the patients who still qualify; the box beside each arrow \
             counts the patients that criterion removed.</p>
-            <figure>\(AttritionFlowChart(rows: rows).svg)</figure>
+            <figure>\(AttritionFlowChart(rows: rows, steps: report.steps(run: latest.runID)).svg)</figure>
             \(legend)
             """
         out += attritionByRun()
@@ -138,7 +138,8 @@ struct HTMLPage {
         for r in runs { out += "<th class=\"num\">Run \(r.runID)<br><span class=\"sub\">\(e(r.indexDate))</span></th>" }
         out += "</tr></thead><tbody>\n"
         for s in steps {
-            out += "<tr><td>\(s.step == 0 ? "" : "\(s.step). ")\(e(s.label))</td>"
+            let effect = report.steps(run: latest.runID).first { $0.step == s.step }?.effect
+            out += "<tr><td>\(s.step == 0 ? "" : "\(s.step). ")\(e(AttritionFlowChart.boxLabel(s, effect: effect)))</td>"
             for r in runs {
                 let row = report.attrition(run: r.runID).first { $0.step == s.step && $0.criterion == s.criterion }
                 out += "<td class=\"num\">\(row.map { c($0.remaining) } ?? "–")</td>"
