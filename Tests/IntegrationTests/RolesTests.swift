@@ -187,6 +187,53 @@ struct RolesTests {
         }
     }
 
+    @Test("recruit load runs as a recruit_loader member: split events, a replacing load, the old tables dropped; a practice member is refused")
+    func loaderCommand() throws {
+        try withRoleLogins { owner, logins in
+            let loader = logins[.loader]!
+            let first = try ExtractFiles.make()
+            defer { first.remove() }
+            let second = try ExtractFiles.make(extractDate: "2026-11-30")
+            defer { second.remove() }
+
+            // A practice member may not load: refused by the server, nothing written.
+            let before = try LoadTests.state(owner)
+            let refused = try RecruitCLI.run(["load", first.path], schema: owner.schema,
+                                             environment: ["PGUSER": logins[.practice]!.name])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("permission denied"), "\(refused.stderr)")
+            #expect(try LoadTests.state(owner) == before)
+
+            let one = try RecruitCLI.run(["load", first.path], schema: owner.schema, environment: ["PGUSER": loader.name])
+            #expect(one.status == 0, "\(one.allOutput)")
+            let firstLoad = try LoadTests.lastLoad(owner)
+            #expect(firstLoad.status == "loaded")
+            // The events went in as two halves under a partitioned events_l<ID>, all owned by the schema's owner.
+            let tables = try owner.connection.query("""
+                SELECT c.relname, c.relkind::text AS kind, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
+                WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname ~ \("_l\(firstLoad.id)(_[12])?$")
+                ORDER BY 1
+                """)
+            #expect(tables.map { $0.string("relname") } == ["events_l\(firstLoad.id)", "events_l\(firstLoad.id)_1", "events_l\(firstLoad.id)_2",
+                                                            "prescriptions_l\(firstLoad.id)", "patients_l\(firstLoad.id)"].sorted())
+            #expect(tables.first { $0.string("relname") == "events_l\(firstLoad.id)" }?.string("kind") == "p")
+            #expect(Set(tables.map { $0.string("owner") }) == [try owner.connection.query("SELECT current_user AS u")[0].string("u")])
+            let loaded = try LoadTests.state(owner)
+            #expect(loaded.contains("load=\(firstLoad.id)"))
+
+            // A second load replaces the snapshots and drops the first load's tables, as the loader.
+            let two = try RecruitCLI.run(["load", second.path], schema: owner.schema, environment: ["PGUSER": loader.name])
+            #expect(two.status == 0, "\(two.allOutput)")
+            let secondLoad = try LoadTests.lastLoad(owner)
+            #expect(secondLoad.status == "loaded" && secondLoad.id > firstLoad.id)
+            #expect(try LoadTests.tables(owner, load: firstLoad.id).isEmpty)
+            #expect(try LoadTests.state(owner).contains("load=\(secondLoad.id)"))
+            // The audit trail names the login that loaded.
+            let users = try owner.connection.query("SELECT DISTINCT db_user FROM audit_log WHERE action = 'load'").map { $0.string("db_user") }
+            #expect(users == [loader.name])
+        }
+    }
+
     @Test("recruit_practice runs and reads its lists but loads nothing and reads extracts only through current_* views")
     func practice() throws {
         try withRoleLogins { owner, logins in

@@ -98,15 +98,16 @@ public struct Roles {
     /// functions of sql/0012). Every SECURITY DEFINER function must be listed.
     public static let functions: [String: Set<Role>] = [
         "audit_append(text, text, jsonb, jsonb)": [.loader, .practice, .research],
-        "create_load_table(text, bigint)": [.loader],
-        "index_load_table(text, bigint)": [.loader],
-        "attach_load_tables(bigint)": [.loader],
+        "create_load_table(text, bigint, integer, text)": [.loader],
+        "index_load_table(text, bigint, integer)": [.loader],
+        "attach_load_tables(bigint, text)": [.loader],
         "drop_load_tables(bigint[])": [.loader],
         "create_load_partitions(bigint)": [.loader],
     ]
 
-    /// The name pattern of per-load tables (`patients_l12`), which the loader may fill and read.
-    public static let perLoadTablePattern = "^(patients|events|prescriptions)_l[0-9]+$"
+    /// The name pattern of per-load tables (`patients_l12`, and the halves of a
+    /// split file, `events_l12_1`), which the loader may fill and read.
+    public static let perLoadTablePattern = "^(patients|events|prescriptions)_l[0-9]+(_[12])?$"
 
     /// What ``apply()`` did.
     public struct Report: Sendable, Equatable {

@@ -119,45 +119,32 @@ extension ExtractLoader {
     @discardableResult
     func dropUnreferencedTables() throws -> [Int] {
         let conn = db.connection
-        let rows = try conn.query("""
-            SELECT c.relname, c.relispartition, substring(c.relname from '_l([0-9]+)')::bigint AS load_id
+        let ids = try conn.query("""
+            SELECT DISTINCT substring(c.relname from '_l([0-9]+)')::bigint AS load_id
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
               AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+(_[0-9]+)?$'
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
-            ORDER BY 3, 1
-            """)
-        var byLoad: [Int: [String]] = [:]
-        var attached = false
-        for row in rows {
-            guard let id = row.int("load_id") else { continue }
-            byLoad[id, default: []].append(row.string("relname"))
-            if row.bool("relispartition") == true { attached = true }
-        }
-        guard !byLoad.isEmpty else { return [] }
+            ORDER BY 1
+            """).compactMap { $0.int("load_id") }
+        guard !ids.isEmpty else { return [] }
         var dropped: [Int] = []
         for attempt in 0..<3 {
             do {
-                try conn.transaction {
-                    if attached {
-                        try conn.execute("LOCK TABLE patients, events, prescriptions IN ACCESS EXCLUSIVE MODE NOWAIT")
-                    }
-                    for (id, tables) in byLoad.sorted(by: { $0.key < $1.key }) {
-                        var statement: SQL = "DROP TABLE IF EXISTS "
-                        for (i, t) in tables.enumerated() {
-                            statement.append(i == 0 ? "\(identifier: t)" : ", \(identifier: t)")
-                        }
-                        try conn.execute(statement)
-                        dropped.append(id)
-                    }
-                }
+                // Through the schema owner's function (sql/0013), which takes the
+                // partitioned tables' lock with NOWAIT: a search is never queued behind it.
+                let rows = try conn.query("SELECT unnest(drop_load_tables(\(ids)::bigint[])) AS load_id")
+                dropped = rows.compactMap { $0.int("load_id") }
+                break
+            } catch let error as PostgresError where error.sqlState == "55006" {
+                // A practice or a load took one of them up meanwhile: keep them all this time.
+                logger.info("unused snapshots are in use again; a later load drops them", metadata: ["load_ids": "\(ids)"])
                 break
             } catch let error as PostgresError where error.sqlState == "55P03" {
-                dropped = []
                 if attempt == 2 {
                     logger.info("unused snapshots are still being read; a later load drops them",
-                                metadata: ["load_ids": "\(byLoad.keys.sorted())"])
+                                metadata: ["load_ids": "\(ids)"])
                 } else {
                     Thread.sleep(forTimeInterval: 0.1)
                 }
@@ -237,23 +224,11 @@ extension ExtractLoader {
         let conn = db.connection
         let started = Date()
         progress?.step("replacing \(summary.practices.count) practice snapshot(s)")
-        try conn.transaction {
-            for kind in CanonicalFile.allCases {
-                let table = Self.tableName(kind, run.loadID)
-                if kind == .events, let key = run.eventsSplit {
-                    // The two halves under one partitioned table (not yet visible to readers); the
-                    // halves' CHECK constraints prove both levels' partition constraints: no scan.
-                    let bound = Self.quoteLiteral(String(decoding: key, as: UTF8.self))
-                    try conn.execute("""
-                        CREATE TABLE \(identifier: table) (LIKE \(identifier: kind.table) INCLUDING DEFAULTS)
-                        PARTITION BY RANGE (patient_id)
-                        """)
-                    try conn.execute("ALTER TABLE \(identifier: table) ATTACH PARTITION \(identifier: Self.leafName(kind, run.loadID, 1)) FOR VALUES FROM (MINVALUE) TO (\(unsafeRaw: bound))")
-                    try conn.execute("ALTER TABLE \(identifier: table) ATTACH PARTITION \(identifier: Self.leafName(kind, run.loadID, 2)) FOR VALUES FROM (\(unsafeRaw: bound)) TO (MAXVALUE)")
-                }
-                try conn.execute("ALTER TABLE \(identifier: kind.table) ATTACH PARTITION \(identifier: table) FOR VALUES IN (\(unsafeRaw: String(run.loadID)))")
-            }
-        }
+        // Through the schema owner's function (sql/0013): the halves of a split
+        // file under one partitioned table, then the three as partitions; the
+        // CHECK constraints prove both levels' partition constraints: no scan.
+        let splitKey = run.eventsSplit.map { String(decoding: $0, as: UTF8.self) }
+        try conn.execute("SELECT attach_load_tables(\(run.loadID)::bigint, \(splitKey)::text)")
         let attached = Date()
         summary.status = .loaded
         let ids = summary.practices.map(\.practiceID)

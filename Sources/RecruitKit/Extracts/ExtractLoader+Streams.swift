@@ -112,8 +112,9 @@ extension ExtractLoader {
         defer { if open { for c in connections { try? c.executeScript(unsafeSQL: "ROLLBACK") } } }
         for (i, c) in connections.enumerated() {
             try c.execute("SET LOCAL synchronous_commit = off")
-            try c.execute(createStatement(input.kind, table: tables[i], loadID: settings.loadID,
-                                          range: input.splitKey.map { (i, $0) }))
+            // Through the schema owner's function (sql/0013): the loader role may create nothing itself.
+            try c.execute(createStatement(input.kind, loadID: settings.loadID, part: tables.count > 1 ? i + 1 : 0,
+                                          splitKey: tables.count > 1 ? input.splitKey : nil))
         }
         let copyStarted = Date()
         var stats: FileStreamer.Stats?
@@ -165,14 +166,14 @@ extension ExtractLoader {
             let kind = input.kind
             Thread.detachNewThread {
                 defer { group.leave() }
-                do { try buildIndexes(kind, table: other.value.1, on: other.value.0, settings: settings, workers: 0) } catch { failure.set(error) }
+                do { try buildIndexes(kind, part: 2, on: other.value.0, settings: settings, workers: 0) } catch { failure.set(error) }
             }
             var mine: (any Error)?
-            do { try buildIndexes(kind, table: tables[0], on: connections[0], settings: settings, workers: 0) } catch { mine = error }
+            do { try buildIndexes(kind, part: 1, on: connections[0], settings: settings, workers: 0) } catch { mine = error }
             group.wait()
             if let error = mine ?? failure.value { throw error }
         } else {
-            try buildIndexes(input.kind, table: tables[0], on: conn, settings: settings, workers: settings.parallelWorkers)
+            try buildIndexes(input.kind, part: 0, on: conn, settings: settings, workers: settings.parallelWorkers)
         }
         result.indexSeconds = Date().timeIntervalSince(indexStarted)
         if control.isCancelled {
@@ -192,46 +193,25 @@ extension ExtractLoader {
     /// The name of one of a split file's tables: `events_l42_1`.
     static func leafName(_ kind: CanonicalFile, _ loadID: Int, _ part: Int) -> String { "\(kind.table)_l\(loadID)_\(part)" }
 
-    /// `CREATE TABLE` for a load's table, with the CHECK constraints that let
-    /// ATTACH skip its validation scan: the load id and, for a split file's
-    /// part, its range of patient ids (part 0 below the key, part 1 from it).
-    static func createStatement(_ kind: CanonicalFile, table: String, loadID: Int, range: (part: Int, key: [UInt8])?) -> SQL {
-        var sql: SQL = """
-            CREATE TABLE \(identifier: table) (LIKE \(identifier: kind.table) INCLUDING DEFAULTS,
-              CONSTRAINT \(identifier: table + "_load") CHECK (load_id = \(unsafeRaw: String(loadID)))
-            """
-        if let range {
-            let op = range.part == 0 ? "<" : ">="
-            sql.append(", CONSTRAINT \(identifier: table + "_range") CHECK (patient_id \(unsafeRaw: op) \(unsafeRaw: quoteLiteral(String(decoding: range.key, as: UTF8.self))))")
-        }
-        sql.append(")")
-        return sql
+    /// Creates a load's table for a file (`part` 0), or one of a split file's
+    /// halves (`part` 1 below `splitKey`, 2 from it), through `create_load_table`
+    /// (sql/0013), with the CHECK constraints that let ATTACH skip its
+    /// validation scan: the load id and, for a half, its range of patient ids.
+    static func createStatement(_ kind: CanonicalFile, loadID: Int, part: Int, splitKey: [UInt8]?) -> SQL {
+        let key = splitKey.map { String(decoding: $0, as: UTF8.self) }
+        return "SELECT create_load_table(\(kind.table), \(loadID)::bigint, \(part)::integer, \(key)::text)"
     }
 
-    static func buildIndexes(_ kind: CanonicalFile, table: String, on conn: Connection, settings: StreamSettings, workers: Int) throws {
-        try conn.execute("SET LOCAL maintenance_work_mem = \(unsafeRaw: quoteLiteral(settings.maintenanceWorkMem))")
-        try conn.execute("SET LOCAL max_parallel_maintenance_workers = \(unsafeRaw: String(workers))")
-        for statement in indexStatements(kind, table: table) {
-            try conn.execute(statement)
-        }
-        try conn.execute("ANALYZE \(identifier: table)")
+    /// Builds the indexes the cohort engine needs on a load's table or half and
+    /// ANALYZEs it, through `index_load_table` (sql/0013): patients by
+    /// (practice_id, patient_id), unique; events and prescriptions by code and date.
+    static func buildIndexes(_ kind: CanonicalFile, part: Int, on conn: Connection, settings: StreamSettings, workers: Int) throws {
+        try conn.execute("""
+            SELECT set_config('maintenance_work_mem', \(settings.maintenanceWorkMem), true),
+                   set_config('max_parallel_maintenance_workers', \(String(workers)), true)
+            """)
+        try conn.execute("SELECT index_load_table(\(kind.table), \(settings.loadID)::bigint, \(part)::integer)")
     }
-
-    /// The indexes the cohort engine needs, and no more: patients by (practice_id, patient_id),
-    /// unique; events and prescriptions by code and date.
-    static func indexStatements(_ kind: CanonicalFile, table: String) -> [SQL] {
-        switch kind {
-        case .patients:
-            return ["CREATE UNIQUE INDEX \(identifier: table + "_key") ON \(identifier: table) (practice_id, patient_id)"]
-        case .events:
-            return ["CREATE INDEX \(identifier: table + "_code") ON \(identifier: table) (code, event_date)"]
-        case .prescriptions:
-            return ["CREATE INDEX \(identifier: table + "_code") ON \(identifier: table) (code, issue_date)"]
-        }
-    }
-
-    /// A SQL string literal of program-chosen text (settings such as '1GB').
-    static func quoteLiteral(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
 
     /// Copies every stream's spooled rejects into `load_rejects` (kept even when the load is refused).
     func storeRejects(_ results: [StreamResult]) throws {
