@@ -12,7 +12,17 @@ do {
     FileHandle.standardError.write(Data("recruit: \(error.message)\n".utf8))
     exit(error.exitCode)
 } catch let error as PostgresError {
-    FileHandle.standardError.write(Data("recruit: database error: \(error)\n".utf8))
+    var text = "recruit: database error: \(error)\n"
+    if error.sqlState == "42501" {
+        // Most often a login that is not in the recruit role the command needs.
+        text += """
+            recruit: this database user lacks a privilege the command needs: loading extracts and code lists needs \
+            membership of recruit_loader; runs, issuing, lists and feedback recruit_practice; reports recruit_research \
+            (the schema's owner grants them: 'recruit db roles --help', docs/security.md)
+
+            """
+    }
+    FileHandle.standardError.write(Data(text.utf8))
     exit(2)
 } catch {
     let code = Recruit.exitCode(for: error)

@@ -201,7 +201,9 @@ struct RolesTests {
             let refused = try RecruitCLI.run(["load", first.path], schema: owner.schema,
                                              environment: ["PGUSER": logins[.practice]!.name])
             #expect(refused.status != 0)
+            #expect(refused.status == 2)
             #expect(refused.stderr.contains("permission denied"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("membership of recruit_loader"), "\(refused.stderr)")
             #expect(try LoadTests.state(owner) == before)
 
             let one = try RecruitCLI.run(["load", first.path], schema: owner.schema, environment: ["PGUSER": loader.name])
