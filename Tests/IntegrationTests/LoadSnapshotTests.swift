@@ -203,8 +203,7 @@ struct LoadSnapshotTests {
             try db.connection.advisoryLock(key)
             let busy = try LoadTests.load(fixture, db)
             #expect(busy.status == 2)
-            #expect(busy.stderr.contains("practice B002 is being loaded by load \(other)"), "\(busy.stderr)")
-            #expect(busy.stderr.contains("someone"))
+            #expect(busy.stderr.contains("practice B002 is busy: load \(other) started by someone"), "\(busy.stderr)")
             #expect(try LoadTests.counts(db).isEmpty)
 
             let release = UncheckedSendableConnection(db.connection, key: key)
@@ -214,6 +213,23 @@ struct LoadSnapshotTests {
             #expect(waited.status == 0, "\(waited.stderr)")
             #expect(Date().timeIntervalSince(started) >= 1.4)
             #expect(try LoadTests.counts(db)["B002"] == [2, 2, 1])
+        }
+    }
+
+    @Test("a load for a practice a run holds exits naming the run")
+    func practiceHeldByRun() throws {
+        try TestDatabase.withSchema { db in
+            let fixture = try ExtractFiles.make()
+            defer { fixture.remove() }
+            let locks = PracticeLocks(database: db, logger: TestDatabase.quietLogger)
+            try locks.acquire(["A001"], wait: false, holder: "recruit run chronic-pain-out-of-work")
+            let busy = try LoadTests.load(fixture, db)
+            #expect(busy.status == 2)
+            #expect(busy.stderr.contains("practice A001 is busy: recruit run chronic-pain-out-of-work by "), "\(busy.stderr)")
+            #expect(busy.stderr.contains("nothing was changed"))
+            #expect(try LoadTests.counts(db).isEmpty)
+            try locks.release()
+            #expect(try LoadTests.load(fixture, db).status == 0)
         }
     }
 

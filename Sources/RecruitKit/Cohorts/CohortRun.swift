@@ -2,11 +2,9 @@ import Foundation
 import Logging
 import Postgres
 
-/// A run of a cohort: evaluate, write the outputs, record it.
-///
-/// In this version every run is a dry run: the outputs are written and nothing
-/// but an audit entry is recorded (issuing, superseding and reproducing come
-/// with the runs issue, which extends this type).
+/// A run of a cohort: what is asked (``Request``), how the cohort file and its
+/// code lists are resolved, and what the run reports (``Summary``, the `--json`
+/// output). ``RunRecorder`` evaluates, writes and records runs.
 public struct CohortRun {
     /// What to run.
     public struct Request {
@@ -68,14 +66,6 @@ public struct CohortRun {
         }
     }
 
-    public let database: Database
-    public let logger: Logger
-
-    public init(database: Database, logger: Logger) {
-        self.database = database
-        self.logger = logger
-    }
-
     /// Loads and validates the cohort file with the request's parameters and code lists.
     public static func resolve(_ request: Request) throws -> ResolvedCohort {
         do {
@@ -84,59 +74,5 @@ public struct CohortRun {
         } catch let error as CohortDefinitionError {
             throw error.recruitError
         }
-    }
-
-    /// Evaluates the cohort, writes `invitations.csv` and `yield.csv`, and appends a `run.dry_run` audit entry.
-    ///
-    /// - Throws: ``RecruitError``: refused (exit 1) for a bad cohort file, an
-    ///   unknown practice or differing extract dates; environment (exit 2) when
-    ///   the outputs cannot be written. Nothing is recorded when it throws.
-    public func dryRun(_ request: Request) throws -> Summary {
-        let started = Date()
-        var lap = started
-        func phase(_ name: String) {
-            let now = Date()
-            logger.debug("run phase", metadata: ["phase": "\(name)", "ms": "\(Int(now.timeIntervalSince(lap) * 1000))"])
-            lap = now
-        }
-        let cohort = try Self.resolve(request)
-        phase("definition and code lists")
-        let evaluation = try CohortEvaluator(cohort: cohort, logger: logger)
-            .evaluate(on: database, indexDate: request.indexDate, practices: request.practices)
-        phase("evaluation")
-        let hashes = try CohortOutputWriter.write(evaluation, to: request.outputDirectory)
-        phase("outputs")
-        let outputs = [
-            "invitations": request.outputDirectory.appendingPathComponent(CohortOutputWriter.invitationsFile).path,
-            "yield": request.outputDirectory.appendingPathComponent(CohortOutputWriter.yieldFile).path,
-        ]
-        let labels = Dictionary(uniqueKeysWithValues: cohort.criteria.map { ($0.step, $0.label) })
-        let steps = evaluation.totals.map {
-            Summary.Step(step: $0.step, criterion: $0.criterion, label: labels[$0.step] ?? "in the extract", remaining: $0.remaining)
-        }
-        let lists = cohort.codeLists.map {
-            Summary.CodeListUsed(name: $0.name, sha256: $0.sha256, expandedSHA256: $0.expandedSHA256, codes: $0.codes.count)
-        }
-        var summary = Summary(
-            status: "dry_run", cohort: cohort.name, version: cohort.version, cohortSHA256: cohort.definition.sha256,
-            indexDate: evaluation.indexDate.description, historyAsOf: evaluation.historyAsOf, parameters: cohort.parameters,
-            codeLists: lists, practices: evaluation.practices, invited: evaluation.invitations.count, steps: steps,
-            outputs: outputs, outputSHA256: hashes, auditEntry: 0, seconds: 0)
-        var payload = try JSONValue.encoding(summary)
-        if case .object(var o) = payload {
-            o["audit_entry"] = nil
-            o["seconds"] = nil
-            o["output_dir"] = .string(request.outputDirectory.path)
-            payload = .object(o)
-        }
-        summary.auditEntry = try AuditLog.append(on: database.connection, action: "run.dry_run",
-                                                 subjects: ["cohort_sha256": .string(cohort.definition.sha256),
-                                                            "load_ids": .array(Array(Set(evaluation.practices.map(\.loadID))).sorted().map { .int($0) })],
-                                                 payload: payload)
-        phase("audit")
-        summary.seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
-        logger.info("dry run written", metadata: ["cohort": "\(cohort.name)", "invited": "\(evaluation.invitations.count)",
-                                                  "out": "\(request.outputDirectory.path)"])
-        return summary
     }
 }

@@ -158,16 +158,16 @@ extension ExtractLoader {
 
     /// Takes the advisory lock of every practice, in order (two loads never deadlock).
     ///
-    /// - Throws: ``PracticeBusy`` naming the load that holds a practice, unless `--wait`.
+    /// - Throws: ``PracticeBusy`` naming the load or run that holds a practice, unless `--wait`.
     func lockPractices(_ practices: [String], _ run: inout LoadRun) throws {
         let conn = db.connection
         for practice in practices.sorted() {
-            let key = db.lockKey("practice:" + practice)
+            let key = PracticeLocks.key(practice, in: db)
             if try conn.tryAdvisoryLock(key) {
                 run.lockedPractices.append(key)
                 continue
             }
-            let holder = try describeHolder(key)
+            let holder = try PracticeLocks.holder(of: practice, in: db)
             if run.options.wait {
                 progress?.step("waiting for practice \(practice): \(holder)")
                 logger.info("waiting for a practice held by another load", metadata: ["practice": "\(practice)"])
@@ -176,24 +176,11 @@ extension ExtractLoader {
                 continue
             }
             run.releaseLocks(conn)
-            throw PracticeBusy(message: "practice \(practice) is being loaded by \(holder); nothing was changed. Try again when it has finished, or use --wait")
+            throw PracticeBusy(message: """
+                practice \(practice) is busy: \(holder) holds it (one run or load at a time per practice); \
+                nothing was changed. Try again when it has finished, or use --wait
+                """)
         }
-    }
-
-    /// Who holds an advisory lock: the load, its user and start, or the backend.
-    func describeHolder(_ key: String) throws -> String {
-        let rows = try db.connection.query("""
-            SELECT k.pid, l.load_id, l.os_user, to_char(l.started_at, 'YYYY-MM-DD HH24:MI:SS') AS started
-            FROM pg_locks k LEFT JOIN loads l ON l.backend_pid = k.pid AND l.status = 'running'
-            WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 1
-              AND ((k.classid::bigint << 32) | k.objid::bigint) = hashtextextended(\(key), 0)
-            ORDER BY l.load_id DESC NULLS LAST LIMIT 1
-            """)
-        guard let row = rows.first else { return "another session" }
-        if let load = row.int("load_id") {
-            return "load \(load) (started \(row.string("started")) by \(row.string("os_user")), backend pid \(row.string("pid")))"
-        }
-        return "another session (backend pid \(row.string("pid")))"
     }
 
     // MARK: Snapshots

@@ -4,6 +4,12 @@ import Postgres
 
 extension ExtractLoader {
     /// What one file's stream did.
+    ///
+    /// `@unchecked Sendable`: each result is written only by the one worker
+    /// thread that runs its file, and read by the loading thread only after
+    /// `DispatchGroup.wait()` has returned for that worker (the group's
+    /// leave/wait orders the writes before the reads), so no field is ever
+    /// accessed from two threads at once.
     final class StreamResult: @unchecked Sendable {
         let kind: CanonicalFile
         var stats: FileStreamer.Stats?
@@ -227,7 +233,8 @@ extension ExtractLoader {
     }
 }
 
-/// A value shared between threads under a lock.
+/// A value shared between threads under a lock (`@unchecked Sendable`: `stored`
+/// is only touched under `lock`).
 final class LockedValue<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: T
@@ -236,7 +243,8 @@ final class LockedValue<T>: @unchecked Sendable {
     func set(_ value: T) { lock.lock(); stored = value; lock.unlock() }
 }
 
-/// Carries a non-Sendable value into a thread that becomes its only user.
+/// Carries a non-Sendable value into a thread that becomes its only user
+/// (`@unchecked Sendable`: the sender stops using the value once it hands it over).
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }

@@ -108,9 +108,11 @@ public final class PracticeLocks {
             WITH k AS (SELECT hashtextextended(\(key(practiceID, in: database)), 0) AS k)
             SELECT a.pid, a.application_name, a.usename::text AS usename,
                    to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') AS since,
-                   (SELECT l2.load_id FROM loads l2 WHERE l2.backend_pid = a.pid AND l2.status = 'running'
-                    ORDER BY l2.load_id DESC LIMIT 1) AS load_id
-            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid, k
+                   r.load_id, r.os_user AS load_os_user
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            LEFT JOIN LATERAL (SELECT l2.load_id, l2.os_user FROM loads l2 WHERE l2.backend_pid = a.pid AND l2.status = 'running'
+                               ORDER BY l2.load_id DESC LIMIT 1) r ON true
+            CROSS JOIN k
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
               AND l.classid::text::bigint = ((k.k >> 32) & 4294967295)
               AND l.objid::text::bigint = (k.k & 4294967295)
@@ -119,7 +121,9 @@ public final class PracticeLocks {
             """)
         guard let row = rows.first else { return "another session" }
         var what = row.string("application_name")
-        if let load = row.int("load_id") { what = "load \(load)" + (what.isEmpty ? "" : " (\(what))") }
+        if let load = row.int("load_id") {
+            what = "load \(load) started by \(row.string("load_os_user"))" + (what.isEmpty ? "" : " (\(what))")
+        }
         if what.isEmpty { what = "a session" }
         return "\(what) (process \(row.string("pid")), database user \(row.string("usename")), connected since \(row.string("since")))"
     }

@@ -3,6 +3,8 @@ import RecruitKit
 
 /// Shows a load's progress on standard error: on a terminal a bar per file
 /// (bytes, rows/s, ETA), redrawn in place; otherwise a plain line at most every 5 s.
+/// `@unchecked Sendable`: the loader's threads report to it at once; every
+/// mutable field is read and written only under `lock`.
 final class LoadProgressView: LoadProgress, @unchecked Sendable {
     private struct FileState {
         var name: String
