@@ -21,7 +21,7 @@ if [ -n "${DATABASE_URL:-}${PGHOST:-}${PGSERVICE:-}" ]; then
   export RECRUIT_SCHEMA=recruit_demo
   embedded=false
   where="schema recruit_demo of the configured database"
-  psql -X -q -v ON_ERROR_STOP=1 ${DATABASE_URL:+"$DATABASE_URL"} -c 'DROP SCHEMA IF EXISTS recruit_demo CASCADE' >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 ${DATABASE_URL:+"$DATABASE_URL"} -c 'SET client_min_messages = warning' -c 'DROP SCHEMA IF EXISTS recruit_demo CASCADE' >/dev/null
   database="The database: $where (the last demo's schema, if any, was dropped)."
   rm -rf "$out"
 else
@@ -37,7 +37,7 @@ else
        && host=$(sed -n 's/.*"host" *: *"\([^"]*\)".*/\1/p' <<<"$info") \
        && port=$(sed -n 's/.*"port" *: *"\([^"]*\)".*/\1/p' <<<"$info") \
        && psql -X -q -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U recruit -d recruit \
-            -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null 2>>"$log"; then
+            -c 'SET client_min_messages = warning' -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null 2>>"$log"; then
       if grep -q "starting the embedded" "$log"; then state="it was stopped: started again"; else state="still running"; fi
       database="The database: reusing the embedded cluster in $out/cluster from the last demo ($state).
 The last demo's data were dropped (DROP SCHEMA $schema CASCADE), so every step below starts from empty."
