@@ -4,26 +4,57 @@
 # Usage: scripts/demo.sh RECRUIT_BINARY OUT_DIR
 #
 # Without a configured database (--database, DATABASE_URL, PGHOST, PGSERVICE) it
-# uses a private embedded cluster in OUT_DIR/cluster; with one, the schema
-# recruit_demo. Either is reset first, so the demo can be run again.
+# uses a private embedded cluster in OUT_DIR/cluster, created by the first run
+# and reused by the next ones; with one, the schema recruit_demo. Either way the
+# last demo's data are dropped first, so the demo can be run again.
 set -euo pipefail
 recruit=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 out=$2
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 step() { bold "\$ recruit $*"; "$recruit" "$@"; }
+count() { printf '%s\n' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }  # 615057 -> 615,057
+rows() { echo $(($(wc -l < "$1") - 1)); }  # CSV rows, without the header
+log=$(mktemp "${TMPDIR:-/tmp}/recruit-demo.XXXXXX")
+trap 'rm -f "$log"' EXIT
 
 if [ -n "${DATABASE_URL:-}${PGHOST:-}${PGSERVICE:-}" ]; then
   export RECRUIT_SCHEMA=recruit_demo
+  embedded=false
   where="schema recruit_demo of the configured database"
-  psql -X -q -v ON_ERROR_STOP=1 ${DATABASE_URL:+"$DATABASE_URL"} -c 'DROP SCHEMA IF EXISTS recruit_demo CASCADE' >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 ${DATABASE_URL:+"$DATABASE_URL"} -c 'SET client_min_messages = warning' -c 'DROP SCHEMA IF EXISTS recruit_demo CASCADE' >/dev/null
+  database="The database: $where (the last demo's schema, if any, was dropped)."
   rm -rf "$out"
 else
   export RECRUIT_CLUSTER_DIR=$out/cluster
+  embedded=true
   where="the embedded cluster in $out/cluster"
-  [ -d "$out/cluster" ] && "$recruit" db stop --remove -q >/dev/null 2>&1 || true
-  rm -rf "$out"
+  schema=${RECRUIT_SCHEMA:-recruit}
+  database="The database: a new embedded cluster in $out/cluster (the first command that needs it creates and starts it)."
+  if [ -f "$out/cluster/cluster.json" ]; then
+    # The last demo's cluster: start it if it was stopped, then drop the
+    # demo's data (the project schema); the next command migrates afresh.
+    if info=$("$recruit" db start --json 2>"$log") \
+       && host=$(sed -n 's/.*"host" *: *"\([^"]*\)".*/\1/p' <<<"$info") \
+       && port=$(sed -n 's/.*"port" *: *"\([^"]*\)".*/\1/p' <<<"$info") \
+       && psql -X -q -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U recruit -d recruit \
+            -c 'SET client_min_messages = warning' -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null 2>>"$log"; then
+      if grep -q "starting the embedded" "$log"; then state="it was stopped: started again"; else state="still running"; fi
+      database="The database: reusing the embedded cluster in $out/cluster from the last demo ($state).
+The last demo's data were dropped (DROP SCHEMA $schema CASCADE), so every step below starts from empty."
+    else
+      echo "demo: the last demo's cluster in $out/cluster could not be reused; replacing it with a new one:" >&2
+      sed 's/^/  /' "$log" >&2
+      "$recruit" db stop --remove -q >/dev/null 2>&1 || true
+    fi
+  fi
+  if [ -d "$out/cluster" ] && [ ! -f "$out/cluster/cluster.json" ]; then
+    "$recruit" db stop --remove -q >/dev/null 2>&1 || true  # a cluster whose creation failed
+  fi
+  # The last demo's files go; the cluster stays.
+  if [ -d "$out" ]; then find "$out" -mindepth 1 -maxdepth 1 ! -name cluster -exec rm -rf {} +; fi
 fi
 mkdir -p "$out"
+bold "$database"
 cohort=cohorts/chronic-pain-out-of-work.yaml
 
 bold "1. A synthetic extract: 3 practices, 15,000 patients (nobody real)"
@@ -57,24 +88,42 @@ awk -F, -v run="$run_id" -v d="$today" 'BEGIN { OFS = ","; print "practice_id,pa
 step feedback import "$out/feedback.csv"
 
 bold "7. Yields for the research team (small numbers suppressed)"
-step report yields --out "$out/report"
+bold "\$ recruit report yields --out $out/report"
+"$recruit" report yields --out "$out/report" | tee "$log"  # its summary ends the demo too
 
 bold "8. The audit trail: verified, and exported for offline checking"
 step audit verify
 step audit export "$out/audit.jsonl" --force
 
-invited=$(($(wc -l < "$out/run/invitations.csv") - 1))
-bold "Done. Everything the demo wrote is in $out:"
+patients=$(rows "$out/extract/patients.csv")
+events=$(rows "$out/extract/events.csv")
+prescriptions=$(rows "$out/extract/prescriptions.csv")
+invited=$(rows "$out/run/invitations.csv")
+practices=$(find "$out/run/practices" -mindepth 1 -maxdepth 1 -type d | wc -l)
+feedback=$(rows "$out/feedback.csv")
+audited=$(wc -l < "$out/audit.jsonl")  # JSON Lines: one entry a line
+bold "Done. Everything the demo wrote is in $out/:"
 cat <<TXT
-  extract           $out/extract/          (patients.csv, events.csv, prescriptions.csv)
-  invitation lists  $out/run/invitations.csv ($invited people), one per practice in $out/run/practices/
-  yield             $out/run/yield.csv
-  run record        $out/run/run.json       (run $run_id: inputs, code lists, output hashes)
-  feedback          $out/feedback.csv
-  report            $out/report/report.html (attrition.csv, funnel.csv, yields.json beside it)
-  audit trail       $out/audit.jsonl        (verify offline: recruit audit verify --file $out/audit.jsonl)
+  extract           $out/extract/              $(count "$patients") patients, $(count "$events") events, $(count "$prescriptions") prescriptions (rows of patients.csv, events.csv, prescriptions.csv)
+  invitation lists  $out/run/invitations.csv   $(count "$invited") people; one list per practice ($practices) in $out/run/practices/
+  yield             $out/run/yield.csv         patients left after each criterion, per practice and in total (__total__)
+  run record        $out/run/run.json          run $run_id: inputs, code lists, output hashes
+  feedback          $out/feedback.csv          $(count "$feedback") rows imported
+  audit trail       $out/audit.jsonl           $(count "$audited") entries exported (verify offline: recruit audit verify --file $out/audit.jsonl)
+  report            $out/report/               report.html, with attrition.csv, funnel.csv, yields.json
+TXT
+if [ "$embedded" = false ]; then
+  echo
+  echo "The data are in $where; more commands, e.g.: RECRUIT_SCHEMA=recruit_demo $recruit runs list"
+else
+  cat <<TXT
 
 The data are in $where; it keeps running for more commands, e.g.
   RECRUIT_CLUSTER_DIR=$out/cluster $recruit runs list
-and stops with: RECRUIT_CLUSTER_DIR=$out/cluster $recruit db stop
+It stops with: RECRUIT_CLUSTER_DIR=$out/cluster $recruit db stop
+Another make demo reuses it, and starts again from empty data.
 TXT
+fi
+
+bold "The yields, as the research team receives them (step 7's summary: counts rounded to the nearest 5, 1 to 7 shown as ≤7):"
+cat "$log"

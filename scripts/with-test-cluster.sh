@@ -19,5 +19,18 @@ host=$(sed -n 's/.*"host" *: *"\([^"]*\)".*/\1/p' <<<"$info")
 port=$(sed -n 's/.*"port" *: *"\([^"]*\)".*/\1/p' <<<"$info")
 export PGHOST=$host PGPORT=$port PGUSER=recruit PGDATABASE=recruit RECRUIT_REQUIRE_DB=1
 unset DATABASE_URL PGSERVICE || true
+
+# The cluster trusts local connections; one test role must give its password,
+# so that a wrong password can be tested (PostgresTests, "Password
+# authentication"): its line goes before the trust lines of pg_hba.conf. The
+# file is rewritten in place, keeping its owner (the server's user when root).
+if command -v psql >/dev/null 2>&1 && hba=$(psql -X -At -c 'SHOW hba_file' 2>/dev/null) && [ -f "$hba" ]; then
+  rules=$(cat "$hba")
+  printf '%s\n%s\n\n%s\n' "# recruit tests (scripts/with-test-cluster.sh): this role must give its password" \
+    "local all recruit_pw_test scram-sha-256" "$rules" > "$hba"
+  psql -X -q -At -c 'SELECT pg_reload_conf()' >/dev/null
+else
+  echo "test cluster: could not edit pg_hba.conf (no psql?); the wrong-password test will be skipped" >&2
+fi
 echo "test cluster: socket $PGHOST port $PGPORT" >&2
 "$@"

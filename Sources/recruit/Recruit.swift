@@ -14,6 +14,10 @@ struct Recruit: ParsableCommand {
 
             Database: --database or DATABASE_URL (a libpq connection string or URI), else the PG* \
             environment when PGHOST or PGSERVICE is set, else the embedded private cluster in ./.recruit.
+
+            Global options, accepted by every subcommand, before or after it: --database CONNINFO, \
+            --cluster-dir DIR, -v/--verbose, -q/--quiet (e.g. recruit -q codelists list, \
+            recruit --database URL db status). Commands that do not touch the database ignore --database.
             """,
         version: BuildInfo.versionString,
         subcommands: [
@@ -32,7 +36,9 @@ struct Recruit: ParsableCommand {
     )
 }
 
-/// Options every command that touches the database takes.
+/// The global options: every subcommand takes them (main.swift moves them
+/// there when they are given before the subcommand). Commands that do not
+/// touch the database accept and ignore --database and --cluster-dir.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A libpq connection string or URI (overrides DATABASE_URL and PG*).", valueName: "conninfo"))
     var database: String?
@@ -43,7 +49,7 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log more (debug level) on standard error.")
     var verbose = false
 
-    @Flag(name: .shortAndLong, help: "Log only errors on standard error.")
+    @Flag(name: .shortAndLong, help: "Log only errors on standard error, and draw no progress bar.")
     var quiet = false
 
     func validate() throws {

@@ -6,7 +6,8 @@ import RecruitKit
 // Runs the command and maps errors onto recruit's documented exit codes:
 // 0 done, 1 refused (bad input, problems found), 2 usage or environment.
 do {
-    var command = try Recruit.parseAsRoot()
+    // Global options may come before the subcommand (recruit -q codelists list).
+    var command = try Recruit.parseAsRoot(GlobalArguments.hoist(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch let error as RecruitError {
     FileHandle.standardError.write(Data("recruit: \(error.message)\n".utf8))

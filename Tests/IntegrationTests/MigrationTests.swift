@@ -95,4 +95,54 @@ struct EmbeddedClusterTests {
         try cluster.stop()
         #expect(!cluster.isRunning())
     }
+
+    /// The postmaster's pid, from the first line of DATA/postmaster.pid.
+    static func postmasterPID(_ dataDirectory: String) -> Int32? {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first.flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    @Test("two recruit commands in a row reuse one embedded cluster")
+    func twoProcesses() throws {
+        // A folder the server's user can reach (as root the server runs as postgres, through runuser).
+        let dir = try TestDatabase.temporaryDirectory("embedded-cli")
+        chmod(dir.path, 0o755)
+        let clusterDir = dir.appendingPathComponent("cluster")
+        // No database configured: the commands use the embedded cluster in RECRUIT_CLUSTER_DIR.
+        let env = ["RECRUIT_CLUSTER_DIR": clusterDir.path]
+        let unset = ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "DATABASE_URL", "PGSERVICE", "RECRUIT_SCHEMA"]
+        defer {
+            _ = try? RecruitCLI.run(["db", "stop", "--remove", "-q"], environment: env, unset: unset)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let first = try RecruitCLI.run(["db", "start", "--json", "--port", "54997"], environment: env, unset: unset)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("creating the embedded PostgreSQL cluster"))
+        let started = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+        let data = try #require(started["data_directory"] as? String)
+        let pid = try #require(Self.postmasterPID(data))
+        #expect(kill(pid, 0) == 0)
+
+        // The second process finds the server running and reuses it: no initdb, no start.
+        let second = try RecruitCLI.run(["-v", "db", "status", "--json"], environment: env, unset: unset)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("embedded cluster already running"))
+        #expect(!second.stderr.contains("creating the embedded") && !second.stderr.contains("starting the embedded"))
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
+        #expect(status["embedded_running"] as? Bool == true)
+        #expect(status["embedded_data_directory"] as? String == data)
+        #expect((status["migrations_pending"] as? [Any])?.isEmpty == true)
+        #expect(Self.postmasterPID(data) == pid)
+
+        // A third: migrate is a no-op on the same server.
+        let third = try RecruitCLI.run(["db", "migrate"], environment: env, unset: unset)
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(third.stdout.contains("up to date"))
+        #expect(Self.postmasterPID(data) == pid)
+
+        let stop = try RecruitCLI.run(["db", "stop", "--remove"], environment: env, unset: unset)
+        #expect(stop.status == 0, "\(stop.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: data))
+        #expect(!FileManager.default.fileExists(atPath: clusterDir.appendingPathComponent("cluster.json").path))
+    }
 }

@@ -33,9 +33,9 @@ struct ConnectionTests {
         #expect(error?.message.contains("/nonexistent/recruit-socket") == true)
     }
 
-    @Test("a wrong password over TCP is refused with a readable message")
-    func wrongPasswordOrRefused() throws {
-        // The test cluster listens on no TCP port, so this is refused at connect.
+    @Test("a refused TCP connection is a typed error naming the host")
+    func refusedTCP() throws {
+        // Nothing listens on port 1, so this is refused at connect.
         let error = #expect(throws: PostgresError.self) {
             try Connection(conninfo: "host=127.0.0.1 port=1 dbname=x user=nobody password=wrong connect_timeout=2")
         }
@@ -134,6 +134,69 @@ struct ConnectionTests {
         try a.advisoryUnlock(key)
         #expect(try b.tryAdvisoryLock(key))
         try b.advisoryUnlock(key)
+    }
+}
+
+/// Password authentication against the test cluster. The cluster trusts local
+/// connections, except from one role: scripts/with-test-cluster.sh puts
+/// `local all recruit_pw_test scram-sha-256` before the trust lines of its
+/// pg_hba.conf. Against another database (no such line) the test is skipped.
+@Suite("Password authentication", .enabled(if: TestDatabase.isAvailable), .serialized)
+struct PasswordTests {
+    static let role = "recruit_pw_test"
+
+    /// Whether the first local pg_hba.conf rule for the role asks for a SCRAM
+    /// password, and the test connects through a socket (reading
+    /// pg_hba_file_rules needs a superuser: elsewhere this is false).
+    static var passwordRequired: Bool {
+        guard ProcessInfo.processInfo.environment["PGHOST"]?.hasPrefix("/") == true, let c = try? Connection() else { return false }
+        defer { c.close() }
+        let rows = try? c.query("""
+            SELECT auth_method FROM pg_hba_file_rules
+            WHERE type = 'local' AND error IS NULL AND (user_name @> ARRAY[\(role)::text] OR user_name @> ARRAY['all'])
+            ORDER BY line_number LIMIT 1
+            """)
+        return rows?.first?.string("auth_method") == "scram-sha-256"
+    }
+
+    /// The test database's connection string for `user` with `password`.
+    static func conninfo(user: String, password: String) -> String {
+        let env = ProcessInfo.processInfo.environment
+        return "host=\(env["PGHOST"] ?? "") port=\(env["PGPORT"] ?? "5432") dbname=\(env["PGDATABASE"] ?? "recruit") " +
+            "user=\(user) password=\(password)"
+    }
+
+    @Test("a wrong password is a typed error saying so, naming the socket and the user; the right one connects",
+          .enabled("needs pg_hba.conf to ask recruit_pw_test for a password (scripts/with-test-cluster.sh adds the line)") { passwordRequired })
+    func wrongPassword() throws {
+        let admin = try Connection()
+        defer {
+            _ = try? admin.execute("DROP ROLE IF EXISTS \(identifier: Self.role)")
+            admin.close()
+        }
+        try admin.execute("DROP ROLE IF EXISTS \(identifier: Self.role)")
+        try admin.execute("CREATE ROLE \(identifier: Self.role) LOGIN")
+        // ALTER ROLE takes no bound parameters: the password goes through format('%L') in SQL.
+        try admin.execute("""
+            CREATE FUNCTION pg_temp.recruit_set_password(p text) RETURNS void LANGUAGE plpgsql AS
+            'BEGIN EXECUTE format(''ALTER ROLE recruit_pw_test PASSWORD %L'', p); END'
+            """)
+        let password = "right-\(UUID().uuidString.prefix(8))"
+        try admin.execute("SELECT pg_temp.recruit_set_password(\(password))")
+
+        let error = #expect(throws: PostgresError.self) {
+            try Connection(conninfo: Self.conninfo(user: Self.role, password: "wrong"))
+        }
+        #expect(error?.code == .connectionFailed)
+        let message = error?.message ?? ""
+        #expect(message.contains("password authentication failed for user \"\(Self.role)\""), "\(message)")
+        let socket = ProcessInfo.processInfo.environment["PGHOST"] ?? "?"
+        #expect(message.contains(socket), "the message names the socket tried: \(message)")
+        #expect(!message.contains("wrong"), "the message does not repeat the password")
+
+        let c = try Connection(conninfo: Self.conninfo(user: Self.role, password: password))
+        defer { c.close() }
+        #expect(try c.query("SELECT current_user::text AS u")[0].string("u") == Self.role)
     }
 }
 

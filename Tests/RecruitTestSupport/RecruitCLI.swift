@@ -20,12 +20,14 @@ public enum RecruitCLI {
     }
 
     /// Runs `recruit ARGUMENTS` with the test database's environment and, when
-    /// given, the test's schema (`RECRUIT_SCHEMA`).
+    /// given, the test's schema (`RECRUIT_SCHEMA`), `extra` variables set and
+    /// the `unset` ones removed (an empty PGSERVICE is not an unset one to psql).
     public static func run(_ arguments: [String], schema: String? = nil, environment extra: [String: String] = [:],
-                           currentDirectory: URL? = nil) throws -> Result {
+                           unset: [String] = [], currentDirectory: URL? = nil) throws -> Result {
         var environment = ProcessInfo.processInfo.environment
         if let schema { environment["RECRUIT_SCHEMA"] = schema }
         environment.merge(extra) { _, new in new }
+        for name in unset { environment.removeValue(forKey: name) }
         let out = try ProcessRunner.run(executable.path, arguments, environment: environment, currentDirectory: currentDirectory)
         return Result(status: out.status, stdout: out.stdout, stderr: out.stderr)
     }

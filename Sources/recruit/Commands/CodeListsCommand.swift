@@ -39,6 +39,7 @@ extension CodeListsCommand {
         @OptionGroup var folder: CodeListFolderOptions
         @Argument(help: "Lists to check (default: all).") var names: [String] = []
         @Flag(help: "Print the result as one JSON object.") var json = false
+        @OptionGroup var global: GlobalOptions
 
         func run() throws {
             let library = try CodeListLibrary(directory: folder.url)
@@ -210,6 +211,7 @@ extension CodeListsCommand {
             abstract: "List the code lists: systems, code counts, status, version and lock state.")
         @OptionGroup var folder: CodeListFolderOptions
         @Flag(help: "Print the result as one JSON object.") var json = false
+        @OptionGroup var global: GlobalOptions
 
         func run() throws {
             let library = try CodeListLibrary(directory: folder.url)
@@ -248,6 +250,7 @@ extension CodeListsCommand {
         @OptionGroup var folder: CodeListFolderOptions
         @Argument(help: "The list's name.") var name: String
         @Flag(help: "Print the result as one JSON object.") var json = false
+        @OptionGroup var global: GlobalOptions
 
         func run() throws {
             let library = try CodeListLibrary(directory: folder.url)

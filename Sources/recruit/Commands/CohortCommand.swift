@@ -16,6 +16,7 @@ struct CohortCommand: ParsableCommand {
             abstract: "Validate a cohort file: its shape, types, parameters, windows and code lists.")
         @OptionGroup var cohort: CohortOptions
         @Flag(help: "Print the result as one JSON object.") var json = false
+        @OptionGroup var global: GlobalOptions
 
         func run() throws {
             do {
@@ -60,6 +61,7 @@ struct CohortCommand: ParsableCommand {
         var practices: [String] = []
         @Flag(help: "Print the steps-per-patient statement instead of the run statement.") var steps = false
         @Flag(help: "Print the statement and parameters as one JSON object.") var json = false
+        @OptionGroup var global: GlobalOptions
 
         func validate() throws { _ = try parseIndexDate(indexDate) }
 
@@ -113,6 +115,7 @@ struct CohortCommand: ParsableCommand {
         @Option(name: .customLong("param"), help: ArgumentHelp("Override a parameter of the cohort file (repeatable).", valueName: "name=value"))
         var parameterOverrides: [String] = []
         @Flag(help: "Print the text and the criteria as one JSON object.") var json = false
+        @OptionGroup var global: GlobalOptions
 
         func run() throws {
             let options = try CohortOptions.parse([file] + parameterOverrides.flatMap { ["--param", $0] })

@@ -67,7 +67,23 @@ struct ReportCommand: ParsableCommand {
             printSummary(report, result)
         }
 
-        /// One screen: what was written, the yields by month, and the report's path last.
+        /// The attrition table: step, criterion, remaining, removed (as published: suppressed when suppression is on).
+        func printAttrition(_ steps: [YieldReport.AttritionRow]) {
+            let header = ["Step", "Criterion", "Remaining", "Removed"]
+            let rows = steps.map { [String($0.step), $0.label, $0.remaining.text, $0.removed?.text ?? ""] }
+            let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+            func line(_ cells: [String]) -> String {
+                cells.enumerated().map { i, cell in
+                    let pad = String(repeating: " ", count: widths[i] - cell.count)
+                    return i == 1 ? cell + pad : pad + cell
+                }.joined(separator: "   ")
+            }
+            Output.line("  " + line(header))
+            // Step 0 has nothing removed: no trailing blanks.
+            for r in rows { Output.line(("  " + line(r)).replacingOccurrences(of: " +$", with: "", options: .regularExpression)) }
+        }
+
+        /// One screen: what was written, the yields by month, the latest run's attrition, and the report's path last.
         func printSummary(_ report: YieldReport, _ result: YieldReportExporter.Result) {
             let practices = report.practices.filter { $0.practiceID != YieldReport.total }.count
             let first = report.runs.first?.indexDate ?? "", last = report.runs.last?.indexDate ?? ""
@@ -100,7 +116,9 @@ struct ReportCommand: ParsableCommand {
                 let steps = report.attrition(run: latest.runID)
                 if let start = steps.first, let end = steps.last {
                     Output.line()
-                    Output.line("Latest run \(latest.runID) (\(latest.indexDate)): \(start.remaining.text) in the extracts, \(end.remaining.text) eligible.")
+                    Output.line("Latest run \(latest.runID) (\(latest.indexDate)): \(start.remaining.text) in the extracts, \(end.remaining.text) eligible. "
+                                + "Patients left after each criterion, all practices:")
+                    printAttrition(steps)
                 }
             }
             Output.line()

@@ -48,14 +48,9 @@ struct SynthCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
-    @Flag(name: .shortAndLong, help: "Log more (debug level) on standard error.")
-    var verbose = false
-
-    @Flag(name: .shortAndLong, help: "Log only errors on standard error, and draw no progress bar.")
-    var quiet = false
+    @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if verbose && quiet { throw ValidationError("--verbose and --quiet cannot be used together") }
         guard LocalDate(iso: extractDate) != nil else { throw ValidationError("--extract-date must be a date YYYY-MM-DD (got \(extractDate))") }
         guard SynthesisProfile(rawValue: profile) != nil else {
             throw ValidationError("--profile must be one of \(SynthesisProfile.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -75,6 +70,7 @@ struct SynthCommand: ParsableCommand {
     }
 
     func run() throws {
+        let verbose = global.verbose, quiet = global.quiet
         LoggingSetup.bootstrap(verbose: verbose, quiet: quiet)
         var logger = Logger(label: "recruit")
         logger.logLevel = verbose ? .debug : .error
