@@ -71,16 +71,8 @@ struct ReportCommand: ParsableCommand {
         func printAttrition(_ steps: [YieldReport.AttritionRow]) {
             let header = ["Step", "Criterion", "Remaining", "Removed"]
             let rows = steps.map { [String($0.step), $0.label, $0.remaining.text, $0.removed?.text ?? ""] }
-            let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
-            func line(_ cells: [String]) -> String {
-                cells.enumerated().map { i, cell in
-                    let pad = String(repeating: " ", count: widths[i] - cell.count)
-                    return i == 1 ? cell + pad : pad + cell
-                }.joined(separator: "   ")
-            }
-            Output.line("  " + line(header))
             // Step 0 has nothing removed: no trailing blanks.
-            for r in rows { Output.line(("  " + line(r)).replacingOccurrences(of: " +$", with: "", options: .regularExpression)) }
+            Output.table(header: header, rows: rows, leftAligned: 1)
         }
 
         /// One screen: what was written, the yields by month, the latest run's attrition, and the report's path last.
@@ -103,15 +95,7 @@ struct ReportCommand: ParsableCommand {
             if let all = report.funnelRow(YieldReport.total, YieldReport.allMonths) {
                 rows.append(["All months"] + [all[.eligible], all[.invited], all[.responded], all[.consented]].map(\.text))
             }
-            let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
-            func line(_ cells: [String]) -> String {
-                cells.enumerated().map { i, cell in
-                    let pad = String(repeating: " ", count: widths[i] - cell.count)
-                    return i == 0 ? cell + pad : pad + cell
-                }.joined(separator: "   ")
-            }
-            Output.line("  " + line(header))
-            for r in rows { Output.line("  " + line(r)) }
+            Output.table(header: header, rows: rows, leftAligned: 0)
             if let latest = report.latestRun {
                 let steps = report.attrition(run: latest.runID)
                 if let start = steps.first, let end = steps.last {
