@@ -189,6 +189,28 @@ struct LoadSnapshotTests {
         }
     }
 
+    @Test("a dry run counts the rejected rows of each practice, and those that belong to none")
+    func dryRunRejectsPerPractice() throws {
+        try TestDatabase.withSchema { db in
+            let next = try ExtractFiles.make()
+            defer { next.remove() }
+            try next.append("patients.csv", "a5,A001,1970,13,F,2001-01-01,,")    // A001: invalid month (its events too)
+            try next.append("events.csv", "a5,2020-01-01,N245.,read2,")           // A001: patient rejected
+            try next.append("events.csv", "b1,2020-01-01,N245.,icd10,")           // B002: invalid code_system
+            try next.append("prescriptions.csv", "b2,2026-01-01,4201x,dmd,,,")   // B002: invalid dmd code
+            try next.append("events.csv", "zz,2020-01-01,N245.,read2,")           // nobody's: unknown patient
+            let result = try LoadTests.load(next, db, ["--dry-run", "--json", "--max-reject-rate", "0.5"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let summary = LoadTests.json(result.stdout)
+            let practices = (summary["practices"] as? [[String: Any]]) ?? []
+            #expect(practices.map { $0["practice_id"] as? String } == ["A001", "B002"])
+            #expect(practices.map { $0["rejected"] as? Int } == [2, 2])
+            #expect(summary["rows_rejected_without_practice"] as? Int == 1)
+            let text = try LoadTests.load(next, db, ["--dry-run", "--max-reject-rate", "0.5"])
+            #expect(text.stdout.contains("1 rejected row(s) belong to no practice loaded here"), "\(text.stdout)")
+        }
+    }
+
     @Test("a load for a practice another load holds exits naming the holder; --wait waits for it")
     func practiceLock() throws {
         try TestDatabase.withSchema { db in

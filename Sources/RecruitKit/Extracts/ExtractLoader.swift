@@ -257,6 +257,7 @@ public final class ExtractLoader {
     func fillSummary(_ run: LoadRun, _ summary: inout LoadSummary) {
         summary.files = []
         var after: [Int: LoadSummary.Counts] = [:]
+        var rejected: [Int: Int] = [:]
         for kind in CanonicalFile.allCases {
             guard let s = run.stats[kind] else { continue }
             var f = LoadSummary.FileSummary(kind: kind.rawValue, name: s.fileName, bytes: s.fileSize, sha256: s.sha256)
@@ -269,6 +270,7 @@ public final class ExtractLoader {
             f.firstRejects = s.samples
             f.seconds = (s.seconds * 1000).rounded() / 1000
             summary.files.append(f)
+            for (i, n) in s.rejectsPerPractice.enumerated() where n > 0 { rejected[i, default: 0] += n }
             for (i, n) in s.perPractice.enumerated() where n > 0 {
                 var c = after[i] ?? LoadSummary.Counts()
                 switch kind {
@@ -287,9 +289,12 @@ public final class ExtractLoader {
         summary.rowsLoaded = run.stats.values.reduce(0) { $0 + $1.loaded }
         summary.practices = []
         guard let registry = run.registry else { return }
+        let loadable = Set(run.practices)
+        summary.rowsRejectedWithoutPractice = run.stats.values.reduce(0) { $0 + $1.rejected }
+            - rejected.filter { loadable.contains($0.key) }.values.reduce(0, +)
         for index in run.practices {
             let id = registry.practiceID(index)
-            var p = LoadSummary.PracticeSummary(practiceID: id, after: after[index] ?? .init())
+            var p = LoadSummary.PracticeSummary(practiceID: id, after: after[index] ?? .init(), rejected: rejected[index] ?? 0)
             if let (load, date, counts) = run.before[id] {
                 p.before = counts
                 p.beforeLoadID = load

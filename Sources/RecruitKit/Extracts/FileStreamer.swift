@@ -34,6 +34,9 @@ final class FileStreamer {
         var reasons: [String: Int] = [:]
         var samples: [LoadSummary.RejectSample] = []
         var perPractice: [Int] = []
+        /// Rejected rows per practice index, where the row names a practice
+        /// (its own practice_id, or a known patient's); others are not counted here.
+        var rejectsPerPractice: [Int] = []
         var seconds = 0.0
         var unknownColumns: [String] = []
         /// The rejects alone already exceed the threshold, whatever the rest of the file holds.
@@ -51,6 +54,8 @@ final class FileStreamer {
     private let outs: [BinaryCopyBuffer]
     private var out: BinaryCopyBuffer
     private var outIndex = 0
+    /// The practice the current row belongs to, once known (for per-practice reject counts).
+    private var rowPractice: Int?
     private var plan: FilePlan!
     private var reader: DelimitedReader!
     private var stats: Stats
@@ -117,6 +122,7 @@ final class FileStreamer {
         let rate = input.maxRejectRate
         while try reader.next() {
             stats.rowsRead += 1
+            rowPractice = nil
             if stats.rowsRead & 0xFFFF == 0 {
                 if control.isCancelled { throw Cancelled() }
                 progress?.advanced(file: reader.name, bytesRead: reader.bytesRead, rows: stats.rowsRead)
@@ -195,6 +201,12 @@ final class FileStreamer {
 
     private func reject(_ reason: String, maskRaw: Bool, registering: Bool) throws {
         stats.rejected += 1
+        if let p = rowPractice {
+            if p >= stats.rejectsPerPractice.count {
+                stats.rejectsPerPractice += [Int](repeating: 0, count: p + 1 - stats.rejectsPerPractice.count)
+            }
+            stats.rejectsPerPractice[p] += 1
+        }
         stats.reasons[reason, default: 0] += 1
         if stats.samples.count < 5 { stats.samples.append(.init(line: reader.lineNumber, reason: reason)) }
         guard !registering, let spool else { return }
@@ -316,6 +328,7 @@ final class FileStreamer {
                 guard let p = input.registry.practices.lookup(prac) else { throw RowReject("invalid practice_id") }
                 practice = Int(p)
             }
+            rowPractice = practice
             let yobText = try get(f[2])
             if yobText.count == 0 { throw RowReject("missing year_of_birth") }
             guard let yob = FieldParsing.integer(yobText) else { throw RowReject("invalid year_of_birth") }
@@ -373,8 +386,9 @@ final class FileStreamer {
         if pidValue.count == 0 { return .rejected("missing patient_id") }
         guard pidValue.count <= 255, let state = input.registry.patients.lookup(pidValue) else { return .rejected("unknown patient") }
         if state & PatientRegistry.skipped != 0 && state & (PatientRegistry.rejected | PatientRegistry.duplicate) == 0 { return .skipped }
-        if state & (PatientRegistry.rejected | PatientRegistry.duplicate) != 0 { return .rejected("patient rejected") }
         let practice = Int(state & PatientRegistry.practiceMask)
+        if state & PatientRegistry.practiceMask != PatientRegistry.noPractice { rowPractice = practice }
+        if state & (PatientRegistry.rejected | PatientRegistry.duplicate) != 0 { return .rejected("patient rejected") }
         do throws(RowReject) {
             guard let day = try date(f[1], get(f[1])) else { throw RowReject("missing event_date") }
             if day < Self.day1900 { throw RowReject("event_date before 1900-01-01") }
@@ -429,8 +443,9 @@ final class FileStreamer {
         if pidValue.count == 0 { return .rejected("missing patient_id") }
         guard pidValue.count <= 255, let state = input.registry.patients.lookup(pidValue) else { return .rejected("unknown patient") }
         if state & PatientRegistry.skipped != 0 && state & (PatientRegistry.rejected | PatientRegistry.duplicate) == 0 { return .skipped }
-        if state & (PatientRegistry.rejected | PatientRegistry.duplicate) != 0 { return .rejected("patient rejected") }
         let practice = Int(state & PatientRegistry.practiceMask)
+        if state & PatientRegistry.practiceMask != PatientRegistry.noPractice { rowPractice = practice }
+        if state & (PatientRegistry.rejected | PatientRegistry.duplicate) != 0 { return .rejected("patient rejected") }
         do throws(RowReject) {
             guard let day = try date(f[1], get(f[1])) else { throw RowReject("missing issue_date") }
             if day > input.extractDay { throw RowReject("issue_date after extract_date") }

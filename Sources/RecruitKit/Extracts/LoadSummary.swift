@@ -35,6 +35,9 @@ public struct LoadSummary: Codable, Sendable {
     /// Data rows read from the three data files.
     public var rowsRead = 0
     public var rowsLoaded = 0
+    /// Rejected rows that belong to no practice this load can load (an
+    /// unknown patient, a malformed row, a practice all of whose patients were rejected).
+    public var rowsRejectedWithoutPractice = 0
     public var rowsPerSecond: Double = 0
     /// Earlier snapshots dropped after the swap, and ones left for the next load to drop.
     public var droppedLoads: [Int] = []
@@ -76,6 +79,9 @@ public struct LoadSummary: Codable, Sendable {
         public var beforeLoadID: Int?
         public var beforeExtractDate: String?
         public var after: Counts
+        /// Rows of the three files rejected that belong to this practice (its
+        /// patients' rows, and their events and prescriptions).
+        public var rejected = 0
     }
 
     /// The exit code `recruit load` returns for this summary.

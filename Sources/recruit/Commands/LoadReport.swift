@@ -49,13 +49,17 @@ enum LoadReport {
         }
         if !s.practices.isEmpty {
             Swift.print("")
-            Swift.print(pad("practice", 18) + pad("patients", 24) + pad("events", 28) + "prescriptions")
+            Swift.print(pad("practice", 18) + pad("patients", 24) + pad("events", 28) + pad("prescriptions", 28) + "rejected")
             func change(_ before: Int?, _ after: Int) -> String {
                 before.map { "\(number($0)) → \(number(after))" } ?? "new: \(number(after))"
             }
             for p in s.practices {
                 Swift.print(pad(p.practiceID, 18) + pad(change(p.before?.patients, p.after.patients), 24)
-                            + pad(change(p.before?.events, p.after.events), 28) + change(p.before?.prescriptions, p.after.prescriptions))
+                            + pad(change(p.before?.events, p.after.events), 28)
+                            + pad(change(p.before?.prescriptions, p.after.prescriptions), 28) + number(p.rejected))
+            }
+            if s.rowsRejectedWithoutPractice > 0 {
+                Swift.print("\(number(s.rowsRejectedWithoutPractice)) rejected row(s) belong to no practice loaded here (an unknown patient, a malformed row, or a practice none of whose patients could be loaded)")
             }
         }
         for w in s.warnings { Swift.print("warning: \(w)") }
