@@ -181,7 +181,7 @@ done
 "$bin" load "$tmp/extract-b" --force -q >"$tmp/c1.out" 2>"$tmp/c1.err" & p1=$!
 "$bin" load "$tmp/extract-b" --force -q >"$tmp/c2.out" 2>"$tmp/c2.err" & p2=$!
 wait "$p1"; r1=$?; wait "$p2"; r2=$?
-busy=$(cat "$tmp/c1.err" "$tmp/c2.err" | grep -m1 'is being loaded by' | cut -c1-160)
+busy=$(cat "$tmp/c1.err" "$tmp/c2.err" | grep -m1 -E 'is busy: load [0-9]+ started by' | cut -c1-160)
 if { [ "$r1" = 0 ] && [ "$r2" = 2 ]; } || { [ "$r1" = 2 ] && [ "$r2" = 0 ]; }; then
   if [ -n "$busy" ]; then pass "two loads at once: one loaded, the other refused (exit 2): \"$busy\""
   else fail "two loads at once: exits $r1 and $r2, but no message naming the holder"; fi
