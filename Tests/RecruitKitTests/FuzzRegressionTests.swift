@@ -7,6 +7,46 @@ import Testing
 /// (Tests/Fuzz/corpus/TARGET/regression-*). No database needed.
 @Suite("Fuzzing regressions")
 struct FuzzRegressionTests {
+    /// Every problem of a cohort file that does not parse, as `LINE:COLUMN: message`.
+    func cohortProblems(_ yaml: String) -> [String] {
+        do {
+            _ = try CohortParser.parse(data: Data(yaml.utf8), file: "fuzz.yaml")
+            return []
+        } catch let error as CohortDefinitionError {
+            return error.diagnostics.map { "\($0.location.line):\($0.location.column): \($0.message)" }
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    // cohort_yaml: a plain scalar folded over two lines (`D -` at the end of
+    // one line, the number on the next) was located at the first line with the
+    // number's offset in the folded text added: a column past the end of the line.
+    @Test("cohort_yaml: a window date folded over two lines is located where it starts, inside the file")
+    func foldedWindowDate() {
+        let folded = """
+            name: test
+            version: "1"
+            criteria:
+              - id: w
+                label: w
+                include:
+                  has_events:
+                    codelists: [x]
+                    window: {from: D -
+                      3!, to: D}
+
+            """
+        #expect(cohortProblems(folded) == [
+            "9:24: criterion 1 (include): has_events: window: from: expected a whole number of days or the name of a parameter after '-', found '3!'",
+        ])
+        // Written on one line, the location is still the number's own.
+        let oneLine = folded.replacingOccurrences(of: "D -\n          3!", with: "D - 3!")
+        #expect(cohortProblems(oneLine) == [
+            "9:28: criterion 1 (include): has_events: window: from: expected a whole number of days or the name of a parameter after '-', found '3!'",
+        ])
+    }
+
     /// A small profile whose patients' practice_id mapping is `mapping`.
     static func profile(practiceID mapping: String) -> String {
         """
