@@ -17,6 +17,10 @@
 //
 // Properties:
 // - no crash, hang or out-of-bounds access (ASan);
+// - DelimitedReader gives the same records (fields, lines, malformed flags,
+//   raw bytes) read in small chunks (1 to 13 bytes for inputs under 512 bytes)
+//   as in one chunk, in UTF-8 and when transcoding from Windows-1252 (the
+//   refill at chunk boundaries);
 // - a whole-file refusal (bad text, the pseudonymisation guard, a header the
 //   profile cannot use) is a RecruitError naming the file;
 // - every row read is exactly one of loaded, rejected or skipped: rows read =
@@ -192,6 +196,41 @@ func prescriptionProblem(_ r: Row) -> String? {
     return nil
 }
 
+// MARK: The reader
+
+struct Record: Equatable {
+    var fields: [[UInt8]]
+    var line: Int
+    var malformed: String?
+    var raw: [UInt8]
+}
+
+func records(_ url: URL, _ options: DelimitedReader.Options) -> [Record] {
+    var out: [Record] = []
+    do {
+        let reader = try DelimitedReader(url: url, options: options)
+        while try reader.next() {
+            out.append(Record(fields: (0..<reader.fieldCount).map { Array(reader.field($0)) }, line: reader.lineNumber,
+                              malformed: reader.malformed, raw: Array(reader.rawRecord)))
+        }
+    } catch {
+        fatalError("reading \(url.lastPathComponent) threw: \(error)")
+    }
+    return out
+}
+
+/// DelimitedReader gives the same records whatever its chunk size (the refill at chunk boundaries).
+func checkChunks(_ url: URL, _ options: DelimitedReader.Options, chunk: Int) {
+    var whole = options, small = options
+    whole.chunkSize = 1 << 16   // more than an input holds
+    small.chunkSize = chunk
+    let all = records(url, whole), chunked = records(url, small)
+    if all != chunked {
+        let at = Array(zip(all, chunked)).firstIndex { $0.0 != $0.1 } ?? min(all.count, chunked.count)
+        fatalError("\(url.lastPathComponent) (\(options.encoding.rawValue)): records differ in \(chunk)-byte chunks: \(all.count) vs \(chunked.count) records; first difference at record \(at)")
+    }
+}
+
 // MARK: The load
 
 struct Refused: Error {}
@@ -244,6 +283,17 @@ func load(_ profile: ExtractProfile, _ parts: [[UInt8]]) throws {
         lines[kind] = bytes.reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
         guard FileManager.default.createFile(atPath: dir.appendingPathComponent(profile.files[kind]!.file).path, contents: Data(bytes)) else {
             fatalError("cannot write the scratch file")
+        }
+    }
+    // The reader on its own: in small chunks, as the profile reads the files and transcoding from Windows-1252.
+    // (Chunks of 1 to 13 bytes for small inputs; about 256 reads of a file for large ones.)
+    let total = parts.reduce(0) { $0 + $1.count }
+    let chunk = max(1, total >> 8) + total % 13
+    for kind in CanonicalFile.allCases {
+        let url = dir.appendingPathComponent(profile.files[kind]!.file)
+        checkChunks(url, profile.files[kind]!.format.readerOptions, chunk: chunk)
+        if kind == .patients && profile.name == "canonical" {
+            checkChunks(url, DelimitedReader.Options(encoding: .windows1252), chunk: chunk)
         }
     }
     var dictionaries: [String: LookupTable] = [:]
