@@ -227,8 +227,10 @@ extension CohortParser {
         while i < chars.count && chars[i] != " " { i += 1 }
         let token = String(chars[tokenStart..<i])
         skipSpaces()
-        // Plain one-line scalars: point at the number or name itself.
-        let tokenLocation = s.style == .plain ? SourceLocation(file: file, line: here.line, column: here.column + tokenStart) : here
+        // Plain scalars written on one line: point at the number or name itself
+        // (a plain scalar folded from several lines is pointed at as a whole).
+        let tokenLocation = s.style == .plain && isWrittenOnOneLine(s.string, at: here)
+            ? SourceLocation(file: file, line: here.line, column: here.column + tokenStart) : here
         guard i == chars.count, !token.isEmpty else {
             report(node, "\(what): \(expected), found '\(s.string)'")
             return nil

@@ -41,8 +41,31 @@ public struct CohortParser {
     let file: String
     var diagnostics: [CohortDiagnostic] = []
     var parameterNames: Set<String> = []
+    /// The file's lines as libyaml counts them (CR, LF, CRLF, NEL, LS, PS end a line), in Unicode scalars.
+    var lines: [[Unicode.Scalar]] = []
 
     init(file: String) { self.file = file }
+
+    static func lines(_ text: String) -> [[Unicode.Scalar]] {
+        var lines: [[Unicode.Scalar]] = [[]]
+        var previousCR = false
+        for (i, c) in text.unicodeScalars.enumerated() {
+            switch c {
+            case "\u{FEFF}" where i == 0: break
+            case "\n" where previousCR: break
+            case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}": lines.append([])
+            default: lines[lines.count - 1].append(c)
+            }
+            previousCR = c == "\r"
+        }
+        return lines
+    }
+
+    /// Whether a scalar's `text` is written as it is at `location`, on one line (not folded from several).
+    func isWrittenOnOneLine(_ text: String, at location: SourceLocation) -> Bool {
+        guard location.line >= 1, location.line <= lines.count, location.column >= 1 else { return false }
+        return lines[location.line - 1].dropFirst(location.column - 1).starts(with: text.unicodeScalars)
+    }
 
     /// Parses the file at `url`.
     ///
@@ -70,6 +93,7 @@ public struct CohortParser {
         guard let root else {
             throw CohortDefinitionError([CohortDiagnostic(parser.start, "the file is empty: expected name, version, description, parameters and criteria")])
         }
+        parser.lines = CohortParser.lines(text)
         let definition = parser.definition(root, text: text, sha256: Hashing.sha256Hex(data))
         if !parser.diagnostics.isEmpty { throw CohortDefinitionError(parser.diagnostics) }
         return definition!

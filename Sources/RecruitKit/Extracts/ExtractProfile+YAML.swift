@@ -107,8 +107,10 @@ struct ProfileParser {
         return s.style == .plain && (s.string == "~" || s.string == "null" || s.string.isEmpty)
     }
 
-    func int(_ node: Node, _ what: String) throws -> Int {
-        guard let s = node.scalar?.string, let v = Int(s) else { throw error(node, "\(what) must be a whole number") }
+    func int(_ node: Node, _ what: String, in range: ClosedRange<Int>, _ rangeText: String) throws -> Int {
+        guard let s = node.scalar?.string, let v = Int(s), range.contains(v) else {
+            throw error(node, "\(what) must be a whole number \(rangeText)")
+        }
         return v
     }
 
@@ -229,9 +231,11 @@ struct ProfileParser {
             }
             spec.lookup = name
         }
-        if let n = m["add"] { spec.add = try int(n, "add") }
-        if let n = m["right"] { spec.right = try int(n, "right") }
-        if let n = m["pad"] { spec.pad = try int(n, "pad") }
+        // A value `add` applies to has at most 18 digits, so the sum cannot overflow;
+        // no canonical value is longer than 64 characters (patient_id).
+        if let n = m["add"] { spec.add = try int(n, "add", in: -999_999_999_999_999_999...999_999_999_999_999_999, "of at most 18 digits") }
+        if let n = m["right"] { spec.right = try int(n, "right", in: 1...64, "from 1 to 64") }
+        if let n = m["pad"] { spec.pad = try int(n, "pad", in: 1...64, "from 1 to 64") }
         if let n = m["prefix"] { spec.prefix = try string(n, "prefix") }
         if let n = m["date_formats"] {
             guard column.role == .date else { throw error(n, "date_formats applies only to date columns, not \(column.name)") }

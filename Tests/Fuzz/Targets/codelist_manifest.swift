@@ -3,9 +3,24 @@
 // Properties:
 // - no crash, hang or out-of-bounds access, whatever the YAML;
 // - a manifest read without problems is written back (yamlText) and re-read
-//   to the same manifest, without problems.
+//   to the same manifest, without problems (the same but for the source line
+//   numbers kept for messages, which are not written: the writer's layout
+//   need not be the input's).
 import Foundation
 @testable import RecruitKit
+
+/// The manifest without the line numbers of its entries and rules.
+func withoutLines(_ m: CodeListManifest) -> CodeListManifest {
+    var m = m
+    for name in m.lists.keys {
+        m.lists[name]!.line = nil
+        for system in m.lists[name]!.systems.keys {
+            m.lists[name]!.systems[system]!.line = nil
+            for i in m.lists[name]!.systems[system]!.rules.indices { m.lists[name]!.systems[system]!.rules[i].line = nil }
+        }
+    }
+    return m
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCodeListManifest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -20,6 +35,6 @@ public func fuzzCodeListManifest(_ data: UnsafePointer<UInt8>, _ size: Int) -> C
     }
     let (again, againProblems) = CodeListManifest.parse(written)
     if !againProblems.isEmpty { fatalError("the written manifest has problems: \(againProblems.map(\.message))") }
-    if again != manifest { fatalError("yamlText did not round-trip") }
+    if withoutLines(again) != withoutLines(manifest) { fatalError("yamlText did not round-trip") }
     return 0
 }
