@@ -94,4 +94,20 @@ struct FuzzRegressionTests {
         #expect(profileRefusal(Self.profile(practiceID: "{ column: id, right: 64, pad: 1, add: -999999999999999999 }")) == nil)
         #expect(profileRefusal(Self.profile(practiceID: "{ column: patid, right: 3, pad: 3, prefix: P }")) == nil)
     }
+
+    // Found beside the fuzzing: a prefix longer than any canonical value was
+    // silently dropped by the loader (the transform's result overflowed its
+    // buffer), and a file name could point outside the extract folder.
+    @Test("profile_yaml: a prefix over 63 bytes and a file name with a folder part are refused with the line")
+    func prefixAndFileName() {
+        let long = String(repeating: "P", count: 64)
+        #expect(profileRefusal(Self.profile(practiceID: "{ column: id, prefix: \(long) }"))
+                == "profile t.yaml line 7: prefix must be at most 63 bytes (no canonical value is longer than 64)")
+        #expect(profileRefusal(Self.profile(practiceID: "{ column: id, prefix: \(long.dropLast()) }")) == nil)
+        for name in ["../p.csv", "/etc/passwd", "sub/p.csv", "..", "a\\b.csv"] {
+            let yaml = Self.profile(practiceID: "id").replacingOccurrences(of: "file: p.csv", with: "file: '\(name)'")
+            #expect(profileRefusal(yaml)?.hasPrefix("profile t.yaml line 4: file must be the plain name of a file in the extract folder") == true,
+                    "\(name)")
+        }
+    }
 }

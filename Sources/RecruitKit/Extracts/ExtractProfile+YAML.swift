@@ -36,7 +36,7 @@ extension ExtractProfile {
                 guard let file = d["file"], let k = d["key"], let v = d["value"] else {
                     throw p.error(value, "dictionary \(dictName) needs file, key and value")
                 }
-                dictionaries[dictName] = DictionarySpec(name: dictName, file: try p.string(file, "file"), key: try p.string(k, "key"),
+                dictionaries[dictName] = DictionarySpec(name: dictName, file: try p.fileName(file, "file"), key: try p.string(k, "key"),
                                                         value: try p.string(v, "value"), format: dictFormat, line: p.line(value))
             }
         }
@@ -100,6 +100,16 @@ struct ProfileParser {
     func string(_ node: Node, _ what: String) throws -> String {
         guard let s = node.scalar?.string else { throw error(node, "\(what) must be a single value") }
         return s
+    }
+
+    /// A file of the extract folder, named by its plain name: no folder part,
+    /// so a profile never makes the loader read outside the extract.
+    func fileName(_ node: Node, _ what: String) throws -> String {
+        let name = try string(node, what)
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\\") else {
+            throw error(node, "\(what) must be the plain name of a file in the extract folder, not '\(name)'")
+        }
+        return name
     }
 
     func isNull(_ node: Node) -> Bool {
@@ -198,7 +208,7 @@ struct ProfileParser {
                 skip.append(.init(column: try string(k, "a column name"), values: try strings(v, "skip_when values"), line: line(k)))
             }
         }
-        return ExtractProfile.FileSpec(canonical: canonical, file: try string(fileNode, "file"), format: format,
+        return ExtractProfile.FileSpec(canonical: canonical, file: try fileName(fileNode, "file"), format: format,
                                        columns: columns, ignore: ignore, skipWhen: skip, line: line(node))
     }
 
@@ -236,7 +246,11 @@ struct ProfileParser {
         if let n = m["add"] { spec.add = try int(n, "add", in: -999_999_999_999_999_999...999_999_999_999_999_999, "of at most 18 digits") }
         if let n = m["right"] { spec.right = try int(n, "right", in: 1...64, "from 1 to 64") }
         if let n = m["pad"] { spec.pad = try int(n, "pad", in: 1...64, "from 1 to 64") }
-        if let n = m["prefix"] { spec.prefix = try string(n, "prefix") }
+        if let n = m["prefix"] {
+            let prefix = try string(n, "prefix")
+            guard prefix.utf8.count <= 63 else { throw error(n, "prefix must be at most 63 bytes (no canonical value is longer than 64)") }
+            spec.prefix = prefix
+        }
         if let n = m["date_formats"] {
             guard column.role == .date else { throw error(n, "date_formats applies only to date columns, not \(column.name)") }
             spec.dateFormats = try dateFormats(n)
