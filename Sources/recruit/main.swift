@@ -3,6 +3,13 @@ import Foundation
 import Postgres
 import RecruitKit
 
+// An exported but empty libpq variable (PGSERVICE= in a shell profile) means
+// unset, as recruit's own configuration rules read it; libpq would otherwise
+// look for a service named "" and refuse every connection.
+for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix("PG") && value.isEmpty {
+    unsetenv(name)
+}
+
 // Runs the command and maps errors onto recruit's documented exit codes:
 // 0 done, 1 refused (bad input, problems found), 2 usage or environment.
 do {

@@ -115,7 +115,11 @@ struct EmbeddedClusterTests {
             _ = try? RecruitCLI.run(["db", "stop", "--remove", "-q"], environment: env, unset: unset)
             try? FileManager.default.removeItem(at: dir)
         }
-        let first = try RecruitCLI.run(["db", "start", "--json", "--port", "54997"], environment: env, unset: unset)
+        // Created with an empty PGSERVICE and a stray PGDATA exported (as a shell may have them): the
+        // cluster's own initdb, pg_ctl and psql must not see them.
+        let first = try RecruitCLI.run(["db", "start", "--json", "--port", "54997"],
+                                       environment: env.merging(["PGSERVICE": "", "PGDATA": "/nonexistent-recruit-pgdata"]) { $1 },
+                                       unset: unset.filter { $0 != "PGSERVICE" })
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("creating the embedded PostgreSQL cluster"))
         let started = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])

@@ -239,13 +239,23 @@ public struct EmbeddedCluster: Sendable {
 
     /// Runs a server program, as the `runAs` user when there is one.
     private func run(_ layout: Layout, _ program: String, _ arguments: [String]) throws -> ProcessRunner.Output {
+        let environment = Self.childEnvironment(ProcessInfo.processInfo.environment)
         if let user = layout.runAs {
             guard let runuser = ProcessRunner.which("runuser", extraDirectories: ["/usr/sbin", "/sbin"]) else {
                 throw RecruitError.environment("running as root needs runuser (util-linux) to start PostgreSQL as \(user)")
             }
-            return try ProcessRunner.run(runuser, ["-u", user, "--", program] + arguments, currentDirectory: URL(fileURLWithPath: "/"))
+            return try ProcessRunner.run(runuser, ["-u", user, "--", program] + arguments, environment: environment,
+                                         currentDirectory: URL(fileURLWithPath: "/"))
         }
-        return try ProcessRunner.run(program, arguments)
+        return try ProcessRunner.run(program, arguments, environment: environment)
+    }
+
+    /// The environment of the cluster's own programs (initdb, pg_ctl, psql):
+    /// the caller's without the libpq and server variables (`PGSERVICE`,
+    /// `PGDATA`, `PGPORT`, `PGOPTIONS`, …), which name some other server and
+    /// would redirect or break them; everything they need is on their command line.
+    static func childEnvironment(_ environment: [String: String]) -> [String: String] {
+        environment.filter { !$0.key.hasPrefix("PG") }
     }
 
     /// Serialises cluster start-up between concurrent commands (flock on `.lock`).
