@@ -116,6 +116,22 @@ final class ContactFile {
         return (1...64).contains(u.count) && u.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
     }
 
+    /// A row's practice_id and patient_id, each checked, a problem added for each bad one.
+    ///
+    /// - Returns: the two values, and whether both are valid.
+    static func checkIDs(_ row: Row, _ problems: inout ImportProblems) -> (practice: String, patient: String, ok: Bool) {
+        let practice = row["practice_id"] ?? ""
+        let patient = row["patient_id"] ?? ""
+        var ok = true
+        if !isPracticeId(practice) {
+            problems.add(line: row.line, column: "practice_id", message: practiceIdRule); ok = false
+        }
+        if !isPatientId(patient) {
+            problems.add(line: row.line, column: "patient_id", message: patientIdRule); ok = false
+        }
+        return (practice, patient, ok)
+    }
+
     static let practiceIdRule = "not a practice code (1-16 letters or digits)"
     static let patientIdRule = "not a pseudonymised patient id (1-64 letters, digits, _ or -)"
 

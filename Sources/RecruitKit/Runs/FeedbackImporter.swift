@@ -89,15 +89,7 @@ public struct FeedbackImporter {
             while let row = try file.next(problems: &problems) {
                 rows += 1
                 let line = row.line
-                var ok = true
-                let practice = row["practice_id"] ?? ""
-                if !ContactFile.isPracticeId(practice) {
-                    problems.add(line: line, column: "practice_id", message: ContactFile.practiceIdRule); ok = false
-                }
-                let patient = row["patient_id"] ?? ""
-                if !ContactFile.isPatientId(patient) {
-                    problems.add(line: line, column: "patient_id", message: ContactFile.patientIdRule); ok = false
-                }
+                var (practice, patient, ok) = ContactFile.checkIDs(row, &problems)
                 let runText = row["run_id"] ?? ""
                 let runId = runText.utf8.allSatisfy({ (48...57).contains($0) }) && runText.utf8.count <= 18 ? Int(runText) : nil
                 if runId == nil || runId == 0 {

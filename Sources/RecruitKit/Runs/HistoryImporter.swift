@@ -112,15 +112,7 @@ public struct HistoryImporter {
             while let row = try file.next(problems: &problems) {
                 rows += 1
                 let line = row.line
-                var ok = true
-                let practice = row["practice_id"] ?? ""
-                if !ContactFile.isPracticeId(practice) {
-                    problems.add(line: line, column: "practice_id", message: ContactFile.practiceIdRule); ok = false
-                }
-                let patient = row["patient_id"] ?? ""
-                if !ContactFile.isPatientId(patient) {
-                    problems.add(line: line, column: "patient_id", message: ContactFile.patientIdRule); ok = false
-                }
+                var (practice, patient, ok) = ContactFile.checkIDs(row, &problems)
                 var outcome: ContactOutcome?
                 if kind == .screenedOut {
                     let text = row["outcome"] ?? ""

@@ -51,15 +51,7 @@ func isISODate(_ s: String, _ date: LocalDate) -> Bool {
 /// The importer's row checks: the problems (with their columns) of one row.
 func check(_ row: ContactFile.Row, _ kind: Kind, _ problems: inout ImportProblems) -> Bool {
     let line = row.line
-    var ok = true
-    let practice = row["practice_id"] ?? ""
-    if !ContactFile.isPracticeId(practice) {
-        problems.add(line: line, column: "practice_id", message: ContactFile.practiceIdRule); ok = false
-    }
-    let patient = row["patient_id"] ?? ""
-    if !ContactFile.isPatientId(patient) {
-        problems.add(line: line, column: "patient_id", message: ContactFile.patientIdRule); ok = false
-    }
+    var (practice, patient, ok) = ContactFile.checkIDs(row, &problems)
     var date: LocalDate?
     var dateText = ""
     switch kind {
