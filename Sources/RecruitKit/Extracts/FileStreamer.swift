@@ -376,19 +376,38 @@ final class FileStreamer {
 
     // MARK: events and prescriptions
 
-    private func convertEvent() -> Outcome {
-        let f = plan.fields
+    /// An events or prescriptions row's patient, looked up in the registry.
+    private enum PatientOfRow {
+        case found(UnsafeRawBufferPointer, practice: Int)
+        /// The row is rejected (no, unknown or rejected patient) or skipped with its patient.
+        case not(Outcome)
+    }
+
+    /// Reads the row's patient_id and finds the patient's practice, noting it
+    /// for the per-practice reject count.
+    @inline(__always)
+    private func patientOfRow(_ field: CompiledField) -> PatientOfRow {
         let pidValue: UnsafeRawBufferPointer
-        switch value(f[0]) {
+        switch value(field) {
         case .success(let v): pidValue = v
-        case .failure(let e): return .rejected(e.reason)
+        case .failure(let e): return .not(.rejected(e.reason))
         }
-        if pidValue.count == 0 { return .rejected("missing patient_id") }
-        guard pidValue.count <= 255, let state = input.registry.patients.lookup(pidValue) else { return .rejected("unknown patient") }
-        if state & PatientRegistry.skipped != 0 && state & (PatientRegistry.rejected | PatientRegistry.duplicate) == 0 { return .skipped }
+        if pidValue.count == 0 { return .not(.rejected("missing patient_id")) }
+        guard pidValue.count <= 255, let state = input.registry.patients.lookup(pidValue) else { return .not(.rejected("unknown patient")) }
+        if state & PatientRegistry.skipped != 0 && state & (PatientRegistry.rejected | PatientRegistry.duplicate) == 0 { return .not(.skipped) }
         let practice = Int(state & PatientRegistry.practiceMask)
         if state & PatientRegistry.practiceMask != PatientRegistry.noPractice { rowPractice = practice }
-        if state & (PatientRegistry.rejected | PatientRegistry.duplicate) != 0 { return .rejected("patient rejected") }
+        if state & (PatientRegistry.rejected | PatientRegistry.duplicate) != 0 { return .not(.rejected("patient rejected")) }
+        return .found(pidValue, practice: practice)
+    }
+
+    private func convertEvent() -> Outcome {
+        let f = plan.fields
+        let pidValue: UnsafeRawBufferPointer, practice: Int
+        switch patientOfRow(f[0]) {
+        case .found(let p, let i): (pidValue, practice) = (p, i)
+        case .not(let outcome): return outcome
+        }
         do throws(RowReject) {
             guard let day = try date(f[1], get(f[1])) else { throw RowReject("missing event_date") }
             if day < Self.day1900 { throw RowReject("event_date before 1900-01-01") }
@@ -435,17 +454,11 @@ final class FileStreamer {
 
     private func convertPrescription() -> Outcome {
         let f = plan.fields
-        let pidValue: UnsafeRawBufferPointer
-        switch value(f[0]) {
-        case .success(let v): pidValue = v
-        case .failure(let e): return .rejected(e.reason)
+        let pidValue: UnsafeRawBufferPointer, practice: Int
+        switch patientOfRow(f[0]) {
+        case .found(let p, let i): (pidValue, practice) = (p, i)
+        case .not(let outcome): return outcome
         }
-        if pidValue.count == 0 { return .rejected("missing patient_id") }
-        guard pidValue.count <= 255, let state = input.registry.patients.lookup(pidValue) else { return .rejected("unknown patient") }
-        if state & PatientRegistry.skipped != 0 && state & (PatientRegistry.rejected | PatientRegistry.duplicate) == 0 { return .skipped }
-        let practice = Int(state & PatientRegistry.practiceMask)
-        if state & PatientRegistry.practiceMask != PatientRegistry.noPractice { rowPractice = practice }
-        if state & (PatientRegistry.rejected | PatientRegistry.duplicate) != 0 { return .rejected("patient rejected") }
         do throws(RowReject) {
             guard let day = try date(f[1], get(f[1])) else { throw RowReject("missing issue_date") }
             if day > input.extractDay { throw RowReject("issue_date after extract_date") }
