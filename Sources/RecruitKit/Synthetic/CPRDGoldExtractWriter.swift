@@ -73,6 +73,10 @@ final class CPRDGoldExtractWriter: SyntheticExtractWriter {
         try product.close()
     }
 
+    var lastWritten: (patientID: String, practiceID: String) {
+        (String(patid), String(format: "P%03d", patid % 1000))
+    }
+
     func write(_ p: SyntheticPatient, hasNext: Bool) throws {
         let practice = plan.practices[p.practice]
         patientNumber[p.practice] += 1

@@ -47,7 +47,13 @@ final class CanonicalExtractWriter: SyntheticExtractWriter {
         try Data(json.utf8).write(to: staging.appendingPathComponent("extract.json"))
     }
 
+    private var lastPractice = 0
+    var lastWritten: (patientID: String, practiceID: String) {
+        (String(decoding: id, as: UTF8.self), String(decoding: practiceCodes[lastPractice], as: UTF8.self))
+    }
+
     func write(_ p: SyntheticPatient, hasNext: Bool) throws {
+        lastPractice = p.practice
         ids.write(p.sequence, into: &id)
         var fault: InjectedErrorKind?
         if let injector {

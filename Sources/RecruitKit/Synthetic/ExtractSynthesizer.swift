@@ -76,6 +76,24 @@ public struct ExtractSynthesizer {
         logger.info("synth: writing", metadata: ["patients": "\(options.patients)", "practices": "\(plan.practices.count)",
                                                   "profile": "\(options.profile.rawValue)", "seed": "\(options.seed)"])
 
+        // The truth: written beside the extract (never inside it), staged and moved into place likewise.
+        var truth: ByteSink?
+        var truthStaging: URL?
+        if let truthFile = options.truthFile {
+            let folder = truthFile.deletingLastPathComponent()
+            do {
+                try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw RecruitError.environment("cannot create \(folder.path): \(error.localizedDescription)")
+            }
+            let staged = folder.appendingPathComponent(".\(truthFile.lastPathComponent).synth-staging")
+            truthStaging = staged
+            truth = try ByteSink(url: staged, capacity: 1 << 20)
+            try truth!.text("patient_id,practice_id,work_status\n")
+        }
+        defer { if let truthStaging { try? fm.removeItem(at: truthStaging) } }
+        var statusCounts: [SyntheticWorkStatus: Int] = [:]
+
         let generator = PatientGenerator(codes: codes, seed: options.seed, extractDate: options.extractDate)
         let patient = SyntheticPatient()
         let total = options.patients
@@ -85,11 +103,25 @@ public struct ExtractSynthesizer {
             for _ in 0..<practice.patients {
                 generator.generate(patient, sequence: sequence, practice: index, practiceFactor: practice.factor)
                 try writer.write(patient, hasNext: sequence + 1 < total)
+                statusCounts[patient.workStatus, default: 0] += 1
+                if let truth {
+                    let (id, practiceID) = writer.lastWritten
+                    try truth.text("\(id),\(practiceID),\(patient.workStatus.rawValue)\n")
+                }
                 sequence += 1
                 if sequence % 2_000 == 0 { progress?(sequence, total) }
             }
         }
         let counts = try writer.finish()
+        if let truth, let truthStaging, let truthFile = options.truthFile {
+            try truth.close()
+            try? fm.removeItem(at: truthFile)
+            do {
+                try fm.moveItem(at: truthStaging, to: truthFile)
+            } catch {
+                throw RecruitError.environment("cannot write \(truthFile.path): \(error.localizedDescription)")
+            }
+        }
         progress?(total, total)
 
         // Move the complete extract into place; drop files of the other profile
@@ -114,6 +146,8 @@ public struct ExtractSynthesizer {
             practices: plan.practices.map { .init(practiceID: canonical ? $0.code : String(format: "P%03d", $0.cprdNumber), patients: $0.patients) },
             files: written, injectedRows: counts.injected,
             injectedByKind: Dictionary(uniqueKeysWithValues: counts.injectedByKind.map { ($0.key.rawValue, $0.value) }),
-            codeLists: codes.listsRead, warnings: codes.warnings, seconds: seconds)
+            codeLists: codes.listsRead, truthFile: options.truthFile?.path,
+            workStatus: Dictionary(uniqueKeysWithValues: SyntheticWorkStatus.allCases.map { ($0.rawValue, statusCounts[$0] ?? 0) }),
+            warnings: codes.warnings, seconds: seconds)
     }
 }

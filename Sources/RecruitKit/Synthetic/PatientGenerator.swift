@@ -134,16 +134,60 @@ struct PatientGenerator {
             acuteOpioids(&ctx, from: adultFrom, painFrom: painActive ? painOnset : nil, practiceFactor: practiceFactor)
         }
 
-        // Fit notes and unemployment, at working ages.
+        // Work status, fit notes and unemployment, at working ages. Fit notes
+        // and work status draw from a stream of their own.
+        var notes = SyntheticRandom(seed: seed, stream: (UInt64(sequence) &+ 1) ^ 0xF17_0000_0000)
+        let group = painActive ? (persistent ? 2 : 1) : 0
+        let ageAtExtract = Int(Double(D - p.birthDay) / year)
+        if recordEnd == D && p.deathDay == nil && p.registrationEnd == nil {
+            p.workStatus = (16...66).contains(ageAtExtract) ? .inWork : .notWorkingAge
+        } else {
+            p.workStatus = .notRegistered
+        }
         let working = SyntheticSpan(start: p.birthDay + Int(16 * year), end: p.birthDay + Int(67 * year))
         if let span = record.intersection(working) {
             let sexFactor = female ? F.fitNoteFemale : F.fitNoteMale
             let elevated = painActive ? F.fitNoteEpisodeRateWithPain : F.fitNoteEpisodeRate
             let high = persistent && painActive ? F.fitNoteEpisodeRateWithPainAndMedication : elevated
-            // Baseline before pain onset, then the elevated rate.
-            let onset = painActive ? max(span.start, min(painOnset, span.end)) : span.end
-            fitNotes(&ctx, SyntheticSpan(start: span.start, end: onset), rate: F.fitNoteEpisodeRate * sexFactor * practiceFactor)
-            fitNotes(&ctx, SyntheticSpan(start: onset, end: span.end), rate: high * sexFactor * practiceFactor)
+            // Now: out of work (certified now, before, or never), off sick from a job, or in work.
+            var shortUntil = span.end
+            if p.workStatus == .inWork {
+                if notes.chance(min(0.9, F.outOfWork[group] * practiceFactor)) {
+                    p.workStatus = .outOfWork
+                    let u = notes.uniform()
+                    if u < F.outOfWorkCertifiedNow {
+                        let start = D - 14 - Int(notes.exponential(mean: 1.2) * year)
+                        fitNoteChain(&ctx, &notes, from: max(start, span.start), until: D, long: true)
+                        shortUntil = start - 60
+                    } else if u < F.outOfWorkCertifiedNow + F.outOfWorkCertifiedBefore {
+                        let end = D - notes.int(in: 60...730)
+                        let start = end - 91 - Int(notes.exponential(mean: 0.8) * year)
+                        fitNoteChain(&ctx, &notes, from: max(start, span.start), until: end, long: true)
+                        shortUntil = start - 60
+                    }
+                } else if notes.chance(F.offSickNow[group] * practiceFactor) {
+                    p.workStatus = .offSickWithJob
+                    let u = notes.uniform()
+                    let days = u < F.offSickVeryLongShare ? notes.int(in: 121...365)
+                        : u < F.offSickLongShare ? notes.int(in: 57...120) : notes.int(in: 0...56)
+                    fitNoteChain(&ctx, &notes, from: max(D - days, span.start), until: D, long: days > 56)
+                    shortUntil = D - days - 60
+                } else {
+                    // In work: no episode running now.
+                    shortUntil = D - 60
+                }
+            }
+            // A past long chain, ended (back to work, or moved on).
+            if notes.chance(F.pastLongChain), span.end - 400 > span.start {
+                let end = span.start + notes.below(span.end - 400 - span.start + 1)
+                let start = end - 91 - Int(notes.exponential(mean: 0.6) * year)
+                fitNoteChain(&ctx, &notes, from: max(start, span.start), until: end, long: true)
+            }
+            // Short episodes over the working-age record: baseline before pain onset, then the elevated rate.
+            let past = SyntheticSpan(start: span.start, end: min(span.end, shortUntil))
+            let onset = painActive ? max(past.start, min(painOnset, past.end)) : past.end
+            fitNotes(&ctx, &notes, SyntheticSpan(start: past.start, end: onset), rate: F.fitNoteEpisodeRate * sexFactor * practiceFactor)
+            fitNotes(&ctx, &notes, SyntheticSpan(start: onset, end: past.end), rate: high * sexFactor * practiceFactor)
             let unemploymentFactor = painActive ? (persistent ? F.unemploymentPainAndMedicationFactor : F.unemploymentPainFactor) : 1
             ctx.pointEvents(.unemployment, codes, span, rate: F.unemploymentRate * unemploymentFactor)
         }
@@ -259,17 +303,61 @@ struct PatientGenerator {
         }
     }
 
-    private func fitNotes(_ ctx: inout SyntheticRecordBuilder, _ span: SyntheticSpan, rate: Double) {
+    /// Short episodes at `rate` a year over `span`: one note or a few, each
+    /// covering days to weeks, the next one usually from the day after.
+    private func fitNotes(_ ctx: inout SyntheticRecordBuilder, _ rng: inout SyntheticRandom, _ span: SyntheticSpan, rate: Double) {
         guard span.end > span.start else { return }
-        let episodes = ctx.rng.poisson(mean: rate * span.years)
+        let F = SyntheticFigures.self
+        let episodes = rng.poisson(mean: rate * span.years)
         for _ in 0..<episodes {
-            var day = span.randomDay(&ctx.rng)
+            var day = span.randomDay(&rng)
             repeat {
-                guard let code = codes.draw(.fitNote, &ctx.rng) else { return }
-                ctx.addEvent(day, code, codes)
-                day += [14, 28, 28, 56][ctx.rng.below(4)] + ctx.rng.int(in: -2...3)
-            } while ctx.rng.chance(SyntheticFigures.fitNoteContinueChance) && day <= ctx.record.end
+                let days = F.shortNoteDays[rng.weightedIndex(F.shortNoteWeights)]
+                guard fitNote(&ctx, &rng, day: day, days: days) else { return }
+                day += days + chainGap(&rng, breakChance: F.shortGapBreakChance)
+            } while rng.chance(F.fitNoteContinueChance) && day <= ctx.record.end
         }
+    }
+
+    /// A chain of notes from `from` until a note starts after `until`: long
+    /// covers for people out of work or long-term sick (`long`), short ones
+    /// otherwise; at most three months each in the chain's first six months.
+    private func fitNoteChain(_ ctx: inout SyntheticRecordBuilder, _ rng: inout SyntheticRandom, from: Int, until: Int, long: Bool) {
+        let F = SyntheticFigures.self
+        var day = from
+        // Where the spell so far began: a break starts a new one, as the 7-day linking rule has it.
+        var spellStart = from
+        while day <= until && day <= ctx.record.end {
+            var days: Int
+            if long || day - from > 56 {
+                days = F.longNoteDays[rng.weightedIndex(F.longNoteWeights)]
+                if day - spellStart >= 182 && rng.chance(F.longNoteSixMonthsShare) { days = 182 }
+            } else {
+                days = F.shortNoteDays[rng.weightedIndex(F.shortNoteWeights)]
+            }
+            guard fitNote(&ctx, &rng, day: day, days: days) else { return }
+            let gap = chainGap(&rng, breakChance: F.chainBreakChance)
+            day += days + gap
+            if gap > 7 { spellStart = day }
+        }
+    }
+
+    /// Days from the end of one note's cover to the next note's start: 0 (the
+    /// day after), 1-7 (a gap within the 7-day linking rule), or a break of 8-42.
+    private func chainGap(_ rng: inout SyntheticRandom, breakChance: Double) -> Int {
+        if rng.chance(breakChance) { return rng.int(in: 8...42) }
+        return rng.chance(SyntheticFigures.chainGapNextDay) ? 0 : rng.int(in: 1...7)
+    }
+
+    /// One fit note covering `days`, its `value` recorded on most notes;
+    /// false when no fit-note code is at hand.
+    private func fitNote(_ ctx: inout SyntheticRecordBuilder, _ rng: inout SyntheticRandom, day: Int, days: Int) -> Bool {
+        let F = SyntheticFigures.self
+        let pools = rng.chance(F.fitNoteMayBeFit) && !codes.mayBeFitNotes.isEmpty ? codes.mayBeFitNotes
+            : codes.notFitNotes.isEmpty ? codes.mayBeFitNotes : codes.notFitNotes
+        guard let code = codes.draw(from: pools, &rng) else { return false }
+        ctx.addFitNote(day, code, days: rng.chance(F.fitNoteValueMissing) ? nil : days)
+        return true
     }
 
     private func exclusions(_ ctx: inout SyntheticRecordBuilder, ageAtEnd: Int) {
@@ -363,6 +451,13 @@ struct SyntheticRecordBuilder {
             value = d.decimal ? Int32((v * 10).rounded()) : Int32(v.rounded()) * 10
         }
         p.events.append(.init(day: Int32(day), code: code, value: value))
+    }
+
+    /// A fit note with the days it covers as its value (in tenths), or none.
+    @inline(__always)
+    mutating func addFitNote(_ day: Int, _ code: Int32, days: Int?) {
+        guard day >= record.start, day <= record.end else { return }
+        p.events.append(.init(day: Int32(day), code: code, value: days.map { Int32($0 * 10) } ?? SyntheticPatient.Event.noValue))
     }
 
     /// Events of `concept` at `rate` per year over `span`.

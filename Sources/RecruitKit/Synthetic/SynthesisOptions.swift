@@ -30,12 +30,15 @@ public struct SynthesisOptions: Sendable {
     public var codeListDirectory: URL
     /// The share of rows to plant as bad rows (canonical profile only), 0 for none.
     public var errorRate: Double
+    /// Where to write each synthetic person's true work status (a CSV), or nil
+    /// for nowhere. Never inside `outputDirectory`: the extract must not carry it.
+    public var truthFile: URL?
 
     public static let defaultExtractDate = LocalDate(year: 2026, month: 10, day: 31)!
 
     public init(outputDirectory: URL, patients: Int, practices: Int? = nil, seed: UInt64 = 1,
                 extractDate: LocalDate = SynthesisOptions.defaultExtractDate, profile: SynthesisProfile = .canonical,
-                codeListDirectory: URL, errorRate: Double = 0) {
+                codeListDirectory: URL, errorRate: Double = 0, truthFile: URL? = nil) {
         self.outputDirectory = outputDirectory
         self.patients = patients
         self.practices = practices
@@ -44,6 +47,7 @@ public struct SynthesisOptions: Sendable {
         self.profile = profile
         self.codeListDirectory = codeListDirectory
         self.errorRate = errorRate
+        self.truthFile = truthFile
     }
 
     /// The problems with these options, as messages (empty when they are usable).
@@ -59,6 +63,13 @@ public struct SynthesisOptions: Sendable {
         if errorRate > 0 && profile != .canonical { out.append("--inject-errors works with the canonical profile only") }
         if extractDate.year < 1950 { out.append("--extract-date must be 1950-01-01 or later") }
         if patients > 999_000_000 { out.append("--patients must be below 1,000,000,000") }
+        if let truthFile {
+            let folder = outputDirectory.standardizedFileURL.resolvingSymlinksInPath().path
+            let file = truthFile.standardizedFileURL.resolvingSymlinksInPath().path
+            if file == folder || file.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") {
+                out.append("--truth must be outside the extract folder \(outputDirectory.path): the extract never carries work status")
+            }
+        }
         return out
     }
 }
@@ -85,12 +96,15 @@ public struct SynthesisSummary: Sendable, Codable {
     public var injectedByKind: [String: Int]
     /// The code lists read (name → SHA-256).
     public var codeLists: [String: String]
+    /// The truth file written, if any, and how many people had each work status.
+    public var truthFile: String?
+    public var workStatus: [String: Int]?
     public var warnings: [String]
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
         case directory, profile, seed, patients, events, prescriptions, practices, files, warnings, seconds
         case extractDate = "extract_date", injectedRows = "injected_rows", injectedByKind = "injected_by_kind"
-        case codeLists = "code_lists"
+        case codeLists = "code_lists", truthFile = "truth_file", workStatus = "work_status"
     }
 }

@@ -52,6 +52,10 @@ final class SyntheticCodeBook {
     /// Background medicines split by kind, for acute and repeat prescribing.
     private(set) var acuteMedicines = ConceptPools()
     private(set) var longTermMedicines = ConceptPools()
+    /// The fit-note codes split by what the note says: "may be fit for work",
+    /// and the rest (not fit, or not said). Either may be empty.
+    private(set) var mayBeFitNotes = ConceptPools()
+    private(set) var notFitNotes = ConceptPools()
     /// Messages for the user: missing lists, skipped entries.
     private(set) var warnings: [String] = []
     /// The lists read: name → SHA-256.
@@ -123,6 +127,19 @@ final class SyntheticCodeBook {
             }
             concepts[concept.rawValue] = pools
         }
+        // The fit notes by statement.
+        var mayBeFit: [CodeSystem: [Int32]] = [:], notFit: [CodeSystem: [Int32]] = [:]
+        for pool in concepts[SyntheticConcept.fitNote.rawValue].pools {
+            for c in pool.codes {
+                if codes[Int(c)].term.lowercased().contains("may be fit") {
+                    mayBeFit[pool.system, default: []].append(c)
+                } else {
+                    notFit[pool.system, default: []].append(c)
+                }
+            }
+        }
+        mayBeFitNotes = makePools(mayBeFit, concept: .fitNote, systems: eventSystems)
+        notFitNotes = makePools(notFit, concept: .fitNote, systems: eventSystems)
         // 3. The background, minus anything a list holds.
         buildBackground(membership: membership, eventSystems: eventSystems, prescriptionSystems: prescriptionSystems)
     }

@@ -112,15 +112,52 @@ public enum SyntheticFigures {
 
     // MARK: Fit notes and unemployment (criterion 7)
 
-    /// Fit-note episodes per person-year at ages 16-66: baseline, with active
-    /// chronic pain, with chronic pain and persistent pain medication.
-    /// Calibrated to Target.fitNote.
-    static let fitNoteEpisodeRate = 0.066
-    static let fitNoteEpisodeRateWithPain = 0.155
-    static let fitNoteEpisodeRateWithPainAndMedication = 0.42
+    /// Short fit-note episodes (people off sick from a job they go back to)
+    /// per person-year at ages 16-66: baseline, with active chronic pain, with
+    /// chronic pain and persistent pain medication. Calibrated to Target.fitNote
+    /// together with the long chains below.
+    static let fitNoteEpisodeRate = 0.064
+    static let fitNoteEpisodeRateWithPain = 0.145
+    static let fitNoteEpisodeRateWithPainAndMedication = 0.32
     static let fitNoteFemale = 1.12, fitNoteMale = 0.88
-    /// Further notes in an episode: geometric, mean 1.2 more (about 2.2 notes an episode).
-    static let fitNoteContinueChance = 0.55
+    /// Further notes in a short episode: geometric (mean about 0.55 more).
+    static let fitNoteContinueChance = 0.35
+    /// Days covered by a note of a short episode, and their weights: mostly one
+    /// to four weeks, some longer (22 % of these notes are 5 weeks or more).
+    static let shortNoteDays: [Int] = [7, 10, 14, 21, 28, 35, 42, 56]
+    static let shortNoteWeights: [Double] = [0.16, 0.08, 0.24, 0.08, 0.22, 0.07, 0.07, 0.08]
+    /// Days covered by a note of a long chain (out of work or long-term sick):
+    /// four weeks, five to eight weeks, three months (at most three months in
+    /// the first six months of the chain, as the fit-note guidance has it);
+    /// after six months, 10 % of notes cover six months.
+    static let longNoteDays: [Int] = [28, 35, 42, 56, 91]
+    static let longNoteWeights: [Double] = [0.40, 0.06, 0.08, 0.16, 0.30]
+    static let longNoteSixMonthsShare = 0.10
+    /// Days between one note's cover and the next note of a chain: the next day
+    /// (most), within a week, or now and then a break of 8-42 days (the chain
+    /// becomes two spells). Short episodes break a little less often.
+    static let chainGapNextDay = 0.55
+    static let chainBreakChance = 0.06
+    static let shortGapBreakChance = 0.04
+    /// Notes that record no days covered (`value` empty).
+    static let fitNoteValueMissing = 0.10
+    /// Notes that say "may be fit for work" (England: about 6 %; the rest "not fit").
+    static let fitNoteMayBeFit = 0.06
+
+    /// Work status at the extract date of people 16-66 who are registered and
+    /// alive: out of work with probability (none / active chronic pain /
+    /// chronic pain and persistent pain medication). Of them, a share is
+    /// certified now (a chain of fit notes running to the extract date), a
+    /// share was certified until 2-24 months ago, the rest not at all.
+    static let outOfWork: [Double] = [0.045, 0.10, 0.30]
+    static let outOfWorkCertifiedNow = 0.30
+    static let outOfWorkCertifiedBefore = 0.20
+    /// In work and off sick now (an episode running at the extract date), by the same groups.
+    static let offSickNow: [Double] = [0.012, 0.025, 0.06]
+    /// Of those off sick now, the share off for more than 8 weeks, and for more than 4 months.
+    static let offSickLongShare = 0.15, offSickVeryLongShare = 0.05
+    /// A past long chain (ended, back to work or moved away) per person, over the working-age record.
+    static let pastLongChain = 0.010
     /// Unemployment codes per person-year at ages 16-66 (multiplied with pain).
     static let unemploymentRate = 0.0068
     static let unemploymentPainFactor = 1.6

@@ -35,6 +35,8 @@ final class SyntheticPatient {
     var registrationEnd: Int?
     var deathDay: Int?
     var events: [Event] = []
+    /// The true work status at the extract date (never written into the extract).
+    var workStatus = SyntheticWorkStatus.notWorkingAge
     var prescriptions: [Prescription] = []
 
     init() {
@@ -47,6 +49,7 @@ final class SyntheticPatient {
         self.practice = practice
         registrationEnd = nil
         deathDay = nil
+        workStatus = .notWorkingAge
         events.removeAll(keepingCapacity: true)
         prescriptions.removeAll(keepingCapacity: true)
     }
@@ -60,4 +63,20 @@ final class SyntheticPatient {
             prescriptions.sort { $0.day != $1.day ? $0.day < $1.day : ($0.code, $0.issue) < ($1.code, $1.issue) }
         }
     }
+}
+
+/// A synthetic person's true work status at the extract date: what a study
+/// would learn by asking, which the record only hints at. `recruit synth
+/// --truth FILE` writes it beside the extract; the loader never reads it.
+public enum SyntheticWorkStatus: String, CaseIterable, Sendable, Codable {
+    /// Aged 16-66, registered and alive, working (past short fit notes at most).
+    case inWork = "in_work"
+    /// Working, and off sick now: a fit-note episode runs at the extract date.
+    case offSickWithJob = "off_sick_with_job"
+    /// Not working (unemployed or long-term sick), certified now, before, or never.
+    case outOfWork = "out_of_work"
+    /// Registered and alive, under 16 or over 66 at the extract date.
+    case notWorkingAge = "not_working_age"
+    /// Left the practice or died before the extract date.
+    case notRegistered = "not_registered"
 }

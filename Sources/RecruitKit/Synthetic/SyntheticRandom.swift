@@ -72,6 +72,17 @@ public struct SyntheticRandom: RandomNumberGenerator, Sendable {
         uniform() < p
     }
 
+    /// An index into `weights` (non-negative, not all zero), with probability
+    /// proportional to its weight (a linear scan: for short tables).
+    public mutating func weightedIndex(_ weights: [Double]) -> Int {
+        var x = uniform() * weights.reduce(0, +)
+        for (i, w) in weights.enumerated() {
+            if x < w { return i }
+            x -= w
+        }
+        return weights.count - 1
+    }
+
     /// An exponential variate with the given mean.
     @inline(__always)
     public mutating func exponential(mean: Double) -> Double {

@@ -19,6 +19,11 @@ struct SynthCommand: ParsableCommand {
             the rows of each file, plus the records of the patients so rejected) and lists them in \
             DIR/injected.csv (file,line,kind). Keep RATE at or below 0.004 to stay under the loader's \
             default 1% reject threshold.
+
+            --truth FILE also writes each synthetic person's true work status at the extract date \
+            (patient_id,practice_id,work_status: in_work, off_sick_with_job, out_of_work, \
+            not_working_age, not_registered), for simulating feedback. FILE must lie outside the \
+            extract folder: the extract never carries it, and recruit load never reads it.
             """)
 
     @Option(name: .long, help: ArgumentHelp("The folder to write the extract into (created if missing; the extract's files are replaced).", valueName: "dir"))
@@ -45,6 +50,9 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Plant bad rows at this rate (0-0.5, canonical profile only) and list them in injected.csv.", valueName: "rate"))
     var injectErrors = 0.0
 
+    @Option(name: .long, help: ArgumentHelp("Also write each person's true work status to this CSV file (outside the extract folder).", valueName: "file"))
+    var truth: String?
+
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
@@ -66,7 +74,8 @@ struct SynthCommand: ParsableCommand {
         SynthesisOptions(outputDirectory: URL(fileURLWithPath: out), patients: patients, practices: practices, seed: seed,
                          extractDate: LocalDate(iso: extractDate) ?? SynthesisOptions.defaultExtractDate,
                          profile: SynthesisProfile(rawValue: profile) ?? .canonical,
-                         codeListDirectory: URL(fileURLWithPath: codelists), errorRate: injectErrors)
+                         codeListDirectory: URL(fileURLWithPath: codelists), errorRate: injectErrors,
+                         truthFile: truth.map { URL(fileURLWithPath: $0) })
     }
 
     func run() throws {
@@ -92,6 +101,10 @@ struct SynthCommand: ParsableCommand {
                     String(format: "in %.1f s (%@ rows/s)", summary.seconds, Int(rate).formatted()))
         if summary.injectedRows > 0 {
             Output.line("  \(summary.injectedRows.formatted()) bad rows planted (patients' records included), listed in injected.csv")
+        }
+        if let truthFile = summary.truthFile, let statuses = summary.workStatus {
+            let counts = SyntheticWorkStatus.allCases.map { "\($0.rawValue) \((statuses[$0.rawValue] ?? 0).formatted())" }
+            Output.line("  work status written to \(truthFile): \(counts.joined(separator: ", "))")
         }
         for name in summary.files.keys.sorted() {
             Output.line("  \(name): \(ByteCountFormatter.string(fromByteCount: Int64(summary.files[name]!), countStyle: .file))")

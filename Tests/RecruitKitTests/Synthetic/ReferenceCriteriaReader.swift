@@ -14,6 +14,8 @@ struct ReferenceCriteriaReader {
         var cancer = false
         var palliative = false
         var dissent: [(day: Int, optOut: Bool)] = []
+        /// Every fit-note event on or before the extract date: its date, its value, and whether it says "may be fit".
+        var fitNotes: [(note: FitNote, mayBeFit: Bool)] = []
 
         /// Criterion 6: ≥ 3 prescriptions in the last year spanning ≥ 90 days.
         var persistentMedication: Bool {
@@ -42,6 +44,8 @@ struct ReferenceCriteriaReader {
             lists[name] = try CodeList.read(name: name, in: codeLists).codes
         }
         self.lists = lists
+        let mayBeFit = Set(try CodeList.read(name: "fit-notes", in: codeLists).entries
+            .filter { $0.term.lowercased().contains("may be fit") }.map { SystemCode(system: $0.system, code: $0.code) })
         let D = extractDate.dayNumber
 
         let people = try CSVReader(url: directory.appendingPathComponent("patients.csv"))
@@ -74,6 +78,10 @@ struct ReferenceCriteriaReader {
             let age = D - day
             if age <= 730 && lists["chronic-pain"]!.contains(key) { flags.chronicPain = true }
             if age <= 365 && lists["fit-notes"]!.contains(key) { flags.fitNote = true }
+            if lists["fit-notes"]!.contains(key) {
+                let value = eventReader.string(4)
+                flags.fitNotes.append((FitNote(date: LocalDate(dayNumber: day), value: value.isEmpty ? nil : value), mayBeFit.contains(key)))
+            }
             if age <= 730 && lists["unemployment"]!.contains(key) { flags.unemployment = true }
             if age <= 1825 && lists["cancer"]!.contains(key) { flags.cancer = true }
             if lists["palliative-care"]!.contains(key) { flags.palliative = true }

@@ -25,16 +25,20 @@ enum SynthFixture {
     /// Writes an extract into a fresh folder and returns the folder and summary.
     static func write(_ name: String = UUID().uuidString, patients: Int, practices: Int? = nil, seed: UInt64 = 1,
                       profile: SynthesisProfile = .canonical, errorRate: Double = 0,
-                      codeLists: URL = SynthFixture.codeLists) throws -> (URL, SynthesisSummary) {
+                      codeLists: URL = SynthFixture.codeLists, truth: Bool = false) throws -> (URL, SynthesisSummary) {
         let out = root.appendingPathComponent(name)
         let options = SynthesisOptions(outputDirectory: out, patients: patients, practices: practices, seed: seed,
-                                       profile: profile, codeListDirectory: codeLists, errorRate: errorRate)
+                                       profile: profile, codeListDirectory: codeLists, errorRate: errorRate,
+                                       truthFile: truth ? truthFile(name) : nil)
         return (out, try ExtractSynthesizer(options: options, logger: quiet).run())
     }
 
-    /// 50,000 patients, seed 7: the prevalence tests' extract.
+    /// Where `write(name, truth: true)` puts the work-status file: beside the extract folder.
+    static func truthFile(_ name: String) -> URL { root.appendingPathComponent("\(name).truth.csv") }
+
+    /// 50,000 patients, seed 7: the prevalence tests' extract, with its truth file.
     static let large: Result<(URL, SynthesisSummary), any Error> = Result {
-        try write("large", patients: 50_000, seed: 7)
+        try write("large", patients: 50_000, seed: 7, truth: true)
     }
 
     /// 8,000 patients with planted bad rows at 1 %.

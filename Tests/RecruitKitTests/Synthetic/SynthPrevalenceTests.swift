@@ -16,6 +16,7 @@ struct SynthPrevalenceTests {
     /// Within 15 % of the target, or four binomial standard errors for rare criteria.
     func expectNear(_ measured: Double, _ target: Double, _ n: Int, _ what: String) {
         let tolerance = max(0.15 * target, 4 * (target * (1 - target) / Double(n)).squareRoot())
+        print("\(what): measured \(measured), target \(target)")
         #expect(abs(measured - target) <= tolerance,
                 "\(what): measured \(measured), target \(target) ± \(tolerance) on \(n) people")
     }
