@@ -118,11 +118,24 @@ imp fit-notes "$REF/ctv3-sick-notes-opensafely.csv" --system read2 \
   --note "$DRAFT"
 
 # --- unemployment: criterion 7 (an event within 730 days) --------------------------------------
+# Codes found in a published source only; the source files read are in scripts/codelist-sources/.
+LOCAL=scripts/codelist-sources
+SDOHCC=https://hl7.org/fhir/us/sdoh-clinicalcare/STU2/Condition-SDOHCC-ConditionUnemployedExample.html
+imp unemployment "$LOCAL/snomed-unemployed-hl7-sdohcc.csv" --system snomed \
+  --source "$SDOHCC" \
+  --version "SNOMED CT 73438004 |Unemployed (finding)| as published in HL7 FHIR SDOH Clinical Care 2.0.0 (STU 2)" \
+  --description "Unemployment (criterion 7, 'fit note or unemployment'): codes that say the person is unemployed / not in work / seeking work, and nothing else (not retired, student, carer, homemaker or long-term sick). DRAFT: SNOMED CT only so far; Read v2 and CTV3 are empty until a published source for them is found." \
+  --note "SNOMED CT 73438004 'Unemployed' (an international-release finding, so also in the UK edition), as the HL7 SDOH Clinical Care implementation guide codes the condition 'Unemployed' (its example Condition SDOHCC-ConditionUnemployedExample)." \
+  --note "Left out on purpose: 'Not in labour force' (741062008) and every retired, student, carer, homemaker, voluntary-work and long-term-sick status: the trial wants people out of work, and the sickness codes are in fit-notes already." \
+  --note "To review: the UK descendants of 73438004 (e.g. long-term unemployment) should be checked in the UK edition browser and added from a published list." \
+  --note "$DRAFT"
 imp unemployment --empty --system read2 \
-  --source "none: no published unemployment or employment-status code list was found (../shared/reference-codelists/SOURCES.md, 'Not found')" \
-  --description "Unemployment (criterion 7, 'fit note or unemployment'): shipped EMPTY. No published list supports it, and the reference files hold no unemployment code." \
-  --note "Empty on purpose: the only employment-related codes in the reference files are 'Employment status - Long term sickness' (CTV3 Y2854) and 'On sick leave from work' (SNOMED 224459001), which describe sickness, not unemployment, and are already in fit-notes. Criterion 7 then rests on fit notes alone; the cohort still works." \
-  --note "To fill it: import a reviewed list (e.g. Read v2 13J.. occupation/employment-status codes for 'unemployed') with recruit codelists import unemployment FILE --system read2 --source ... ." \
+  --source "none: no published Read v2 unemployment list was found. Read v2 13J7. ('Unemployed', in the 13J.. employment-status chapter) is the expected code but could not be checked against a published source (the NHS Read v2 to SNOMED CT map is a TRUD download), so it is not shipped" \
+  --note "To fill it: check 13J7. and its siblings in the Read v2 to SNOMED CT map (TRUD) or a published CPRD/OpenCodelists list, then import them here with --source." \
+  --note "$DRAFT"
+imp unemployment --empty --system ctv3 \
+  --source "none: no published CTV3 unemployment list was found; the CTV3 code for 'Unemployed' (13J7. carried over from Read v2, per the CTV3 to SNOMED CT map) could not be checked, so it is not shipped" \
+  --note "To fill it: as for read2, from the CTV3 to SNOMED CT map (TRUD) or a published list." \
   --note "$DRAFT"
 
 # --- cancer: criterion 8 (an event within 1825 days) -------------------------------------------
