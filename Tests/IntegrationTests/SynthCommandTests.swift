@@ -21,7 +21,7 @@ struct SynthCommandTests {
         #expect(human.status == 0, "\(human.stderr)")
         #expect(human.stdout.contains("Wrote canonical extract to \(out.path)"))
         #expect(human.stdout.contains("1,500 patients in 2 practices"))
-        // No progress bar when stderr is not a terminal: at most warnings (the shipped unemployment list is empty).
+        // No progress bar when stderr is not a terminal: at most warnings.
         #expect(!human.stderr.contains("\r") && !human.stderr.contains("synth ["), "\(human.stderr)")
         #expect(human.stderr.split(separator: "\n").allSatisfy { $0.contains("warning") }, "\(human.stderr)")
         for name in ["extract.json", "patients.csv", "events.csv", "prescriptions.csv"] {
@@ -36,6 +36,32 @@ struct SynthCommandTests {
         // The folder now holds the cprd-gold extract only.
         let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
         #expect(names == ["Clinical.txt", "Patient.txt", "Therapy.txt", "extract.json", "medical.txt", "product.txt"])
+    }
+
+    @Test("--truth writes every person's work status beside the extract, the same for the same seed, never inside it")
+    func truthFile() throws {
+        let root = tempDir()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let out = root.appendingPathComponent("extract"), truth = root.appendingPathComponent("extract.truth.csv")
+        let args = ["synth", "--out", out.path, "--patients", "3000", "--practices", "2", "--codelists", Self.codeLists, "--truth", truth.path]
+        let result = try RecruitCLI.run(args)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("work status written to \(truth.path)"), "\(result.stdout)")
+        let text = try String(contentsOf: truth, encoding: .utf8)
+        let rows = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.first == ["patient_id", "practice_id", "work_status"])
+        let patients = try String(contentsOf: out.appendingPathComponent("patients.csv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(2).map(String.init) }
+        // One row per patient, with the extract's own patient and practice ids, in its order.
+        #expect(rows.dropFirst().map { Array($0.prefix(2)) } == patients)
+        let statuses = Set(rows.dropFirst().map { $0[2] })
+        #expect(statuses.isSubset(of: Set(SyntheticWorkStatus.allCases.map(\.rawValue))))
+        #expect(statuses.isSuperset(of: ["in_work", "out_of_work", "not_working_age", "not_registered"]), "\(statuses)")
+        // Nothing of it in the extract folder.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted() == ["events.csv", "extract.json", "patients.csv", "prescriptions.csv"])
+        // The same seed gives the same bytes.
+        #expect(try RecruitCLI.run(args).status == 0)
+        #expect(try String(contentsOf: truth, encoding: .utf8) == text)
     }
 
     @Test("a missing code list is skipped with a warning on stderr")
@@ -56,12 +82,13 @@ struct SynthCommandTests {
         (["--profile", "cprd-gold", "--inject-errors", "0.01"], "canonical profile only"),
         (["--inject-errors", "0.9"], "--inject-errors must be a rate"),
         (["--codelists", "/nonexistent-recruit-codelists"], "no such folder"),
+        (["--truth", "INSIDE/truth.csv"], "--truth must be outside the extract folder"),
     ])
     func usageErrors(arguments: [String], message: String) throws {
         let out = tempDir()
         var args = ["synth", "--out", out.path, "--patients", "10"]
         if !arguments.contains("--codelists") { args += ["--codelists", Self.codeLists] }
-        let result = try RecruitCLI.run(args + arguments)
+        let result = try RecruitCLI.run(args + arguments.map { $0.replacingOccurrences(of: "INSIDE", with: out.path) })
         #expect(result.status == 2)
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
@@ -71,7 +98,7 @@ struct SynthCommandTests {
     func help() throws {
         let result = try RecruitCLI.run(["synth", "--help"])
         #expect(result.status == 0)
-        for option in ["--out", "--patients", "--practices", "--seed", "--extract-date", "--profile", "--codelists", "--inject-errors", "--json"] {
+        for option in ["--out", "--patients", "--practices", "--seed", "--extract-date", "--profile", "--codelists", "--inject-errors", "--truth", "--json"] {
             #expect(result.stdout.contains(option), "\(option)")
         }
         #expect(try RecruitCLI.run(["--help"]).stdout.contains("synth"))
