@@ -26,14 +26,24 @@ public struct CohortEvaluator {
     /// server; no JIT, whose compile time costs more than it saves here; room
     /// to hash and sort per-patient rows in memory).
     ///
+    /// The plan must not depend on the statistics the tables happen to have.
     /// The planner misjudges how many rows survive the views' join with
-    /// `practice_snapshots` (two correlated columns) and would sort millions of
-    /// records for a merge join; hash joins and hash aggregates are the right
-    /// plan for this statement at every size, so merge joins are off. Parallel
-    /// workers are off as in the baseline: on a busy 2-core server they cost
-    /// more than they give.
+    /// `practice_snapshots` (two correlated columns: 250 of 100,000 patients
+    /// when the partitioned parents have no statistics, which is what
+    /// autovacuum leaves, since it never analyses a partitioned table), and
+    /// from such an estimate it would put a per-patient aggregate on the
+    /// inner side of a nested loop and rescan it for every patient: quadratic
+    /// in the data, hours at a million patients. Every join of this statement
+    /// that has a choice is an equality join of per-patient rows, for which a
+    /// hash join is right at every size, so nested loops and merge joins are
+    /// off: the only nested loops left are the ones nothing else can do (each
+    /// code's index probe, `LATERAL`; the yield's practices times steps).
+    /// `CohortPlanShapeTests` reads the plan in every statistics state.
+    /// Parallel workers are off as in the baseline: on a busy 2-core server
+    /// they cost more than they give.
     static let sessionSettings = [("random_page_cost", "1.1"), ("jit", "off"), ("work_mem", "256MB"),
-                                  ("enable_mergejoin", "off"), ("max_parallel_workers_per_gather", "0")]
+                                  ("enable_mergejoin", "off"), ("enable_nestloop", "off"),
+                                  ("max_parallel_workers_per_gather", "0")]
 
     /// Evaluates the cohort: yield per practice and in total, and the invitees with evidence.
     ///
@@ -98,6 +108,27 @@ public struct CohortEvaluator {
             return try connection.query(query.statement.sql).map {
                 PatientStep(practiceID: $0.string("practice_id"), patientID: $0.string("patient_id"), leftAt: $0.int("left_at") ?? -1)
             }
+        }
+    }
+
+    /// The plan PostgreSQL would choose for the run's statement, as
+    /// `EXPLAIN (FORMAT JSON)` returns it: the same scope, settings and
+    /// statement as ``evaluate(on:indexDate:practices:historyAsOf:ignoredRunIDs:recordAccess:)``,
+    /// nothing executed. `overriding` replaces session settings after the
+    /// evaluation's own (a diagnostic: what the plan would be without them).
+    public func plan(on database: Database, indexDate: LocalDate?, practices: [String]?,
+                     recordAccess: CohortQueryContext.RecordAccess? = nil,
+                     overriding settings: [(String, String)] = []) throws -> String {
+        let connection = database.connection
+        let historyAsOf = try Self.historyInstant(database)
+        return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
+            let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
+            for (name, value) in settings {
+                try connection.execute("SELECT set_config(\(name), \(value), true)")
+            }
+            let query = CohortSQLCompiler.compile(cohort, context: self.context(scope, ignoredRunIDs: [], recordAccess: recordAccess), shape: .run)
+            let rows = try connection.query("EXPLAIN (FORMAT JSON) \(query.statement.sql)")
+            return rows.map { $0.string("QUERY PLAN") }.joined(separator: "\n")
         }
     }
 
