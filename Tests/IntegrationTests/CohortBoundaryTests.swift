@@ -207,7 +207,7 @@ struct CohortBoundaryTests {
         try TestDatabase.withSchema { db in
             let loadID = try extract.write(to: db)
             try Self.history.write(to: db, loadID: loadID)
-            let evaluation = try CohortEvaluator(cohort: cohort, logger: TestDatabase.quietLogger)
+            let evaluation = try SQLEngine(cohort: cohort, logger: TestDatabase.quietLogger)
                 .evaluate(on: db, indexDate: Self.d, practices: nil, historyAsOf: HistoryFixture.timestamp(Self.asOf), ignoredRunIDs: [107])
             let invited = Set(evaluation.invitations.map(\.practiceID))
             for c in Self.cases {

@@ -24,7 +24,7 @@ struct CohortEngineTests {
         for offset in [-200, -150, -100] { x.prescription(practice, patient, d.adding(days: offset), "322236009") }
     }
 
-    func evaluator() throws -> CohortEvaluator { CohortEvaluator(cohort: try Self.cohort(), logger: TestDatabase.quietLogger) }
+    func evaluator() throws -> SQLEngine { SQLEngine(cohort: try Self.cohort(), logger: TestDatabase.quietLogger) }
 
     @Test("invitees are ordered by practice then patient comparing bytes; __total__ comes last")
     func byteOrder() throws {
@@ -124,7 +124,7 @@ struct CohortEngineTests {
         x.add(.init(practiceID: "A81001", patientID: "c", yearOfBirth: 2015, monthOfBirth: 1, sex: "F", registrationStart: Self.d.adding(days: -10)))
         try TestDatabase.withSchema { db in
             try x.write(to: db)
-            let evaluation = try CohortEvaluator(cohort: cohort, logger: TestDatabase.quietLogger).evaluate(on: db, indexDate: nil, practices: nil)
+            let evaluation = try SQLEngine(cohort: cohort, logger: TestDatabase.quietLogger).evaluate(on: db, indexDate: nil, practices: nil)
             #expect(evaluation.invitations.map(\.patientID) == ["w"])
             #expect(evaluation.invitations[0].evidence.isEmpty)
             #expect(evaluation.totals.map(\.remaining) == [3, 3, 2, 1])

@@ -30,10 +30,10 @@ enum StatisticsEditable {
 struct CohortPlanShapeTests {
     static let codeLists = TestDatabase.repositoryRoot.appendingPathComponent("codelists")
 
-    static func evaluator() throws -> CohortEvaluator {
+    static func evaluator() throws -> SQLEngine {
         let definition = try CohortParser.parse(fileAt: TestDatabase.repositoryRoot.appendingPathComponent("cohorts/chronic-pain-out-of-work.yaml"))
         let cohort = try CohortValidator.resolve(definition, codeLists: DirectoryCodeListSource(directory: codeLists))
-        return CohortEvaluator(cohort: cohort, logger: TestDatabase.quietLogger)
+        return SQLEngine(cohort: cohort, logger: TestDatabase.quietLogger)
     }
 
     /// The relations of the schema of a kind (`r` plain tables and partitions, `p` partitioned parents).
@@ -81,11 +81,11 @@ struct CohortPlanShapeTests {
     }
 
     /// The plan's rescans, for each way of reading records.
-    static func rescans(_ db: Database, _ evaluator: CohortEvaluator, indexDate: LocalDate,
+    static func rescans(_ db: Database, _ evaluator: SQLEngine, indexDate: LocalDate,
                         overriding settings: [(String, String)] = []) throws -> [String] {
         var found: [String] = []
         for access in CohortQueryContext.RecordAccess.allCases {
-            let plan = try PlanShape.root(ofExplainJSON: evaluator.plan(on: db, indexDate: indexDate, practices: nil,
+            let plan = try PlanShape.root(ofExplainJSON: evaluator.plan(on: db, indexDate: indexDate, practices: nil, historyAsOf: ContactHistory.instant(db),
                                                                          recordAccess: access, overriding: settings))
             #expect(PlanShape.perPatientAggregates(in: plan) >= 2, "the plan read is not the run's: no per-patient aggregates")
             found += PlanShape.rescans(in: plan).map { "\(access.rawValue): \($0)" }
@@ -93,7 +93,7 @@ struct CohortPlanShapeTests {
         return found
     }
 
-    static func expectNoRescan(_ db: Database, _ evaluator: CohortEvaluator, indexDate: LocalDate, _ state: String) throws {
+    static func expectNoRescan(_ db: Database, _ evaluator: SQLEngine, indexDate: LocalDate, _ state: String) throws {
         let found = try rescans(db, evaluator, indexDate: indexDate)
         #expect(found.isEmpty, "\(state): \(found.joined(separator: "\n"))")
     }

@@ -107,7 +107,7 @@ struct CohortPropertyTests {
         try TestDatabase.withSchema { db in
             let loadID = try extract.write(to: db)
             try history.write(to: db, loadID: loadID)
-            let evaluator = CohortEvaluator(cohort: cohort, logger: TestDatabase.quietLogger)
+            let evaluator = SQLEngine(cohort: cohort, logger: TestDatabase.quietLogger)
             let asOf = HistoryFixture.timestamp(Self.asOf)
             let oracle = CohortOracle(cohort: cohort, extract: extract, history: history, indexDate: scenario.indexDate,
                                       historyAsOf: Self.asOf, ignoredRunIDs: Set(ignored))

@@ -22,6 +22,19 @@ public enum ContactHistory {
         try database.connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey(database)), 0))")
     }
 
+    /// The instant a new run's history is fixed at: taken under the
+    /// contact-history lock, in its own short transaction, so every import
+    /// stamped before it has committed (imports stamp and commit while holding
+    /// the lock) and the run's snapshot, taken afterwards, sees all of them and
+    /// a reproduction sees exactly the same. The cohort engines take it as
+    /// their `historyAsOf`.
+    public static func instant(_ database: Database) throws -> String {
+        try database.connection.transaction {
+            try lock(database)
+            return try now(database)
+        }
+    }
+
     /// An earlier import of the same file (same kind, cohort when given, and SHA-256).
     static func previousImport(_ database: Database, kind: String, cohort: String?, sha256: String) throws -> ContactImportReport.Previous? {
         let rows = try database.connection.query("""

@@ -75,7 +75,7 @@ public struct PatientExplainer {
                                       held: verdict.holds, passed: passed, removedHere: removed, facts: verdict.facts,
                                       records: verdict.records))
             }
-            let steps = try CohortEvaluator(cohort: cohort, logger: logger).steps(
+            let steps = try SQLEngine(cohort: cohort, logger: logger).steps(
                 on: database, indexDate: d, practices: [practice], historyAsOf: run.historyAsOf, ignoredRunIDs: run.ignoredRunIDs)
             let engineLeftAt = steps.first { $0.patientID == patientID }?.leftAt ?? -1
             if engineLeftAt != leftAt {

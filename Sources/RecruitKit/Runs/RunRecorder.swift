@@ -56,9 +56,9 @@ public struct RunRecorder {
             try precheck(cohort, request, practices: practices)
             // All practices: the same statement as for no restriction (the engine's plan for it), then a check
             // that every practice evaluated is one locked (a practice loaded for the first time meanwhile is not).
-            let evaluation = try CohortEvaluator(cohort: cohort, logger: logger).evaluate(
+            let evaluation = try SQLEngine(cohort: cohort, logger: logger).evaluate(
                 on: database, indexDate: request.indexDate, practices: request.requestedPractices,
-                ignoredRunIDs: request.supersede.map { [$0] } ?? [])
+                historyAsOf: try ContactHistory.instant(database), ignoredRunIDs: request.supersede.map { [$0] } ?? [])
             let locked = Set(practices)
             let unlocked = evaluation.practices.map(\.practiceID).filter { !locked.contains($0) }
             if !unlocked.isEmpty {

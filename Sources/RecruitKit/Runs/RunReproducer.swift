@@ -68,7 +68,7 @@ public struct RunReproducer {
     /// - Throws: ``RecruitError`` (refused) when a snapshot the run used has been dropped.
     public static func evaluate(_ run: RunRecord, cohort: ResolvedCohort, on database: Database, logger: Logger) throws -> CohortEvaluation {
         try RecordedSnapshots.reading(run, on: database) {
-            try CohortEvaluator(cohort: cohort, logger: logger).evaluate(
+            try SQLEngine(cohort: cohort, logger: logger).evaluate(
                 on: database, indexDate: run.indexDate, practices: run.practiceIDs, historyAsOf: run.historyAsOf,
                 ignoredRunIDs: run.ignoredRunIDs)
         }

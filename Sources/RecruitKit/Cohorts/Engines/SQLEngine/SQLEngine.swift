@@ -4,7 +4,7 @@ import Postgres
 
 /// Evaluates a resolved cohort against the current snapshots in PostgreSQL:
 /// one statement for all practices, yield and list together.
-public struct CohortEvaluator {
+public struct SQLEngine {
     public let cohort: ResolvedCohort
     public let logger: Logger
 
@@ -55,15 +55,15 @@ public struct CohortEvaluator {
     ///   - indexDate: D; nil for the practices' extract date (refused when they differ).
     ///   - practices: practice ids to evaluate; nil or empty for all with a loaded snapshot.
     ///   - historyAsOf: count history recorded before this instant (a
-    ///     reproduction passes the original run's); nil for the statement's start.
+    ///     `timestamptz` as text): the runs stage fixes it under its lock,
+    ///     and a reproduction passes the original run's.
     ///   - ignoredRunIDs: runs this run supersedes (criterion 11 ignores their invitations).
     /// - Throws: ``RecruitError`` (refused) for an unknown practice, no loaded
     ///   practice, or differing extract dates without an index date.
     public func evaluate(on database: Database, indexDate: LocalDate?, practices: [String]?,
-                         historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
+                         historyAsOf: String, ignoredRunIDs: [Int] = [],
                          recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> CohortEvaluation {
         let connection = database.connection
-        let historyAsOf = try historyAsOf ?? Self.historyInstant(database)
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
             let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
@@ -83,24 +83,11 @@ public struct CohortEvaluator {
         }
     }
 
-    /// The instant a new run's history is fixed at: taken under the
-    /// contact-history lock, in its own short transaction, so every import
-    /// stamped before it has committed (imports stamp and commit while holding
-    /// the lock) and the run's snapshot, taken afterwards, sees all of them and
-    /// a reproduction sees exactly the same.
-    static func historyInstant(_ database: Database) throws -> String {
-        try database.connection.transaction {
-            try ContactHistory.lock(database)
-            return try database.connection.query("SELECT clock_timestamp()::text AS t")[0].string("t") ?? ""
-        }
-    }
-
     /// Every patient's step (for tests and for explaining one patient), by practice then patient.
     public func steps(on database: Database, indexDate: LocalDate?, practices: [String]?,
-                      historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
+                      historyAsOf: String, ignoredRunIDs: [Int] = [],
                       recordAccess: CohortQueryContext.RecordAccess? = nil) throws -> [PatientStep] {
         let connection = database.connection
-        let historyAsOf = try historyAsOf ?? Self.historyInstant(database)
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
             let context = self.context(scope, ignoredRunIDs: ignoredRunIDs, recordAccess: recordAccess)
@@ -116,11 +103,10 @@ public struct CohortEvaluator {
     /// statement as ``evaluate(on:indexDate:practices:historyAsOf:ignoredRunIDs:recordAccess:)``,
     /// nothing executed. `overriding` replaces session settings after the
     /// evaluation's own (a diagnostic: what the plan would be without them).
-    public func plan(on database: Database, indexDate: LocalDate?, practices: [String]?,
+    public func plan(on database: Database, indexDate: LocalDate?, practices: [String]?, historyAsOf: String,
                      recordAccess: CohortQueryContext.RecordAccess? = nil,
                      overriding settings: [(String, String)] = []) throws -> String {
         let connection = database.connection
-        let historyAsOf = try Self.historyInstant(database)
         return try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             let scope = try self.scope(on: connection, indexDate: indexDate, practices: practices, historyAsOf: historyAsOf)
             for (name, value) in settings {
@@ -143,9 +129,9 @@ public struct CohortEvaluator {
                                   historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs, recordAccess: access)
     }
 
-    /// Chooses the practices and the index date, applies the session settings
-    /// and fixes the history instant (inside the caller's transaction).
-    func scope(on connection: Connection, indexDate: LocalDate?, practices: [String]?, historyAsOf: String?) throws -> Scope {
+    /// Chooses the practices and the index date and applies the session
+    /// settings (inside the caller's transaction).
+    func scope(on connection: Connection, indexDate: LocalDate?, practices: [String]?, historyAsOf: String) throws -> Scope {
         for (name, value) in Self.sessionSettings {
             try connection.execute("SELECT set_config(\(name), \(value), true)")
         }
@@ -185,13 +171,7 @@ public struct CohortEvaluator {
             }
             d = only
         }
-        let asOf: String
-        if let historyAsOf {
-            asOf = historyAsOf
-        } else {
-            asOf = try connection.query("SELECT statement_timestamp()::text AS now")[0].string("now")
-        }
-        return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: asOf)
+        return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: historyAsOf)
     }
 
     func read(_ result: QueryResult, query: CompiledCohortQuery, scope: Scope) throws -> CohortEvaluation {
