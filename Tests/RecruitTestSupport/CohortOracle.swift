@@ -2,14 +2,13 @@ import Foundation
 import Postgres
 import RecruitKit
 
-/// The plain, in-memory evaluator of a cohort: the tests' oracle.
-///
-/// It reads the same ``ResolvedCohort`` as the SQL compiler and an extract
-/// held in memory (``ExtractFixture``, or the canonical files read with
-/// ``ExtractFixture/read(directory:practices:)``), and computes each patient's
-/// step straight from the spec's words, one patient and one record at a time,
-/// with none of the SQL engine's machinery (no masks, no aggregates, no
-/// widest-window prefilter). As in ehrQL, every engine is tested against it.
+/// The tests' oracle: an extract held in memory (``ExtractFixture``, or the
+/// canonical files read with ``ExtractFixture/read(directory:practices:)``)
+/// and a contact history (``HistoryFixture``), evaluated patient by patient
+/// by the library's ``InMemoryEngine``, the reference every engine is tested
+/// against (as in ehrQL). This type only hands each patient's records and
+/// history to the engine and gathers the steps, yields and invitations in
+/// the SQL engine's order; it gives no criterion a meaning of its own.
 public struct CohortOracle {
     public let cohort: ResolvedCohort
     public let extract: ExtractFixture
@@ -19,6 +18,7 @@ public struct CohortOracle {
     /// History recorded before this instant counts (seconds since 1970).
     public let historyAsOf: Int
     public let ignoredRunIDs: Set<Int>
+    let engine: InMemoryEngine
 
     public init(cohort: ResolvedCohort, extract: ExtractFixture, history: HistoryFixture = HistoryFixture(), indexDate: LocalDate,
                 historyAsOf: Int, ignoredRunIDs: Set<Int> = []) {
@@ -28,13 +28,7 @@ public struct CohortOracle {
         self.d = indexDate
         self.historyAsOf = historyAsOf
         self.ignoredRunIDs = ignoredRunIDs
-    }
-
-    /// A record of either kind, as the criteria see it.
-    struct Record {
-        var source: RecordSource
-        var date: LocalDate
-        var code: SystemCode
+        self.engine = InMemoryEngine(cohort: cohort)
     }
 
     /// The practices evaluated: `practices`, or all of the extract's.
@@ -45,14 +39,7 @@ public struct CohortOracle {
 
     /// Every patient's step, by practice then patient in byte order.
     public func steps(practices: [String]? = nil) -> [PatientStep] {
-        let wanted = Set(practiceIDs(practices))
-        let records = recordsByPatient()
-        return extract.patients.filter { wanted.contains($0.practiceID) }
-            .sorted { PatientKey($0.practiceID, $0.patientID) < PatientKey($1.practiceID, $1.patientID) }
-            .map { p in
-                let mine = records[PatientKey(p.practiceID, p.patientID)] ?? []
-                return PatientStep(practiceID: p.practiceID, patientID: p.patientID, leftAt: leftAt(p, mine))
-            }
+        evaluations(practices: practices).map(\.step)
     }
 
     /// The yield rows: per practice steps 0…N, then `__total__`.
@@ -73,144 +60,56 @@ public struct CohortOracle {
 
     /// The invitees with their evidence.
     public func invitations(practices: [String]? = nil) -> [Invitation] {
-        let records = recordsByPatient()
-        let byKey = Dictionary(extract.patients.map { (PatientKey($0.practiceID, $0.patientID), $0) }, uniquingKeysWith: { a, _ in a })
-        return steps(practices: practices).filter { $0.leftAt == 0 }.map { step in
-            let key = PatientKey(step.practiceID, step.patientID)
-            let mine = records[key] ?? []
-            var evidence: [CriterionEvidence] = []
-            for criterion in cohort.criteria where !criterion.evidenceLeaves.isEmpty {
-                evidence.append(self.evidence(criterion, byKey[key]!, mine))
-            }
-            return Invitation(practiceID: step.practiceID, patientID: step.patientID, evidence: evidence)
+        evaluations(practices: practices).filter { $0.leftAt == 0 }.map {
+            Invitation(practiceID: $0.step.practiceID, patientID: $0.step.patientID, evidence: $0.evidence)
         }
     }
 
-    func recordsByPatient() -> [PatientKey: [Record]] {
-        var out: [PatientKey: [Record]] = [:]
+    /// Every patient evaluated, by practice then patient in byte order.
+    public func evaluations(practices: [String]? = nil) -> [PatientEvaluation] {
+        let wanted = Set(practiceIDs(practices))
+        let records = recordsByPatient()
+        return extract.patients.filter { wanted.contains($0.practiceID) }
+            .sorted { PatientKey($0.practiceID, $0.patientID) < PatientKey($1.practiceID, $1.patientID) }
+            .map { p in
+                let key = PatientKey(p.practiceID, p.patientID)
+                let patient = PatientRecords(practiceID: p.practiceID, patientID: p.patientID, yearOfBirth: p.yearOfBirth,
+                                             monthOfBirth: p.monthOfBirth, sex: p.sex, registrationStart: p.registrationStart,
+                                             registrationEnd: p.registrationEnd, deathDate: p.deathDate, records: records[key] ?? [])
+                return engine.evaluate(patient, indexDate: d, history: patientHistory(key))
+            }
+    }
+
+    func recordsByPatient() -> [PatientKey: [PatientRecords.Coded]] {
+        var out: [PatientKey: [PatientRecords.Coded]] = [:]
         for e in extract.events {
-            out[PatientKey(e.practiceID, e.patientID), default: []].append(Record(source: .events, date: e.date, code: SystemCode(system: e.system, code: e.code)))
+            out[PatientKey(e.practiceID, e.patientID), default: []].append(
+                PatientRecords.Coded(source: .events, date: e.date, code: SystemCode(system: e.system, code: e.code), value: e.value))
         }
         for r in extract.prescriptions {
-            out[PatientKey(r.practiceID, r.patientID), default: []].append(Record(source: .prescriptions, date: r.date, code: SystemCode(system: r.system, code: r.code)))
+            out[PatientKey(r.practiceID, r.patientID), default: []].append(
+                PatientRecords.Coded(source: .prescriptions, date: r.date, code: SystemCode(system: r.system, code: r.code)))
         }
         return out
     }
 
-    // MARK: Criteria
-
-    func leftAt(_ p: ExtractFixture.Patient, _ records: [Record]) -> Int {
-        for criterion in cohort.criteria {
-            let holds = self.holds(criterion.condition, p, records)
-            if (criterion.effect == .include && !holds) || (criterion.effect == .exclude && holds) { return criterion.step }
+    /// The patient's contact history for this cohort as of `historyAsOf`.
+    func patientHistory(_ key: PatientKey) -> PatientHistory {
+        var result = PatientHistory()
+        for run in history.runs where run.cohortName == cohort.name && run.invitations.contains(key) {
+            guard let rp = run.practices.first(where: { $0.practiceID == key.practiceID }) else { continue }
+            result.invitations.append(PatientHistory.Invitation(
+                runID: run.runID, status: RunStatus(rawValue: run.status), indexDate: run.indexDate,
+                beforeInstant: run.issuedAt.map { $0 < historyAsOf } ?? false,
+                notSuperseded: rp.supersededBy == nil || (rp.supersededAt.map { $0 >= historyAsOf } ?? false),
+                supersededBy: rp.supersededBy, ignored: ignoredRunIDs.contains(run.runID)))
         }
-        return 0
-    }
-
-    func minus(_ n: ResolvedNumber) -> LocalDate { d.adding(days: -n.value) }
-
-    func holds(_ c: ResolvedCondition, _ p: ExtractFixture.Patient, _ records: [Record]) -> Bool {
-        switch c {
-        case .registeredAtIndexDate:
-            return p.registrationStart <= d && (p.registrationEnd == nil || p.registrationEnd! > d)
-        case .registeredFor(let days):
-            return p.registrationStart <= minus(days)
-        case .aliveAtIndexDate:
-            return p.deathDate == nil || p.deathDate! > d
-        case .age(let min, let max):
-            let dob = LocalDate(year: p.yearOfBirth, month: p.monthOfBirth ?? 7, day: 1)!
-            let age = dob.completedYears(at: d)
-            return (min.map { age >= $0.value } ?? true) && (max.map { age <= $0.value } ?? true)
-        case .sex(let codes):
-            return codes.contains(p.sex)
-        case .records(let r):
-            let matching = self.matching(records, source: r.source, lists: r.codeLists, window: r.window, systems: r.codeSystems)
-            guard matching.count >= r.minCount.value else { return false }
-            if let span = r.minSpanDays {
-                let dates = matching.map(\.date)
-                return dates.min()!.days(to: dates.max()!) >= span.value
-            }
-            return true
-        case .latest(let l):
-            let inList = matching(records, source: l.source, lists: [l.isIn], window: l.window, systems: l.codeSystems)
-            let others = matching(records, source: l.source, lists: l.codeLists.filter { $0 != l.isIn }, window: l.window, systems: l.codeSystems)
-                .filter { !inLists($0, [l.isIn]) }
-            guard let a = inList.map(\.date).max() else { return false }
-            guard let b = others.map(\.date).max() else { return true }
-            return a > b || (a == b && l.ties == .isInWins)
-        case .previouslyInvited(let window):
-            let key = PatientKey(p.practiceID, p.patientID)
-            func inWindow(_ date: LocalDate) -> Bool { window.contains(date.dayNumber, indexDay: d.dayNumber) }
-            let fromRuns = history.runs.contains { run in
-                guard run.cohortName == cohort.name, run.status == "issued", let issued = run.issuedAt, issued < historyAsOf,
-                      !ignoredRunIDs.contains(run.runID), inWindow(run.indexDate), run.invitations.contains(key),
-                      let rp = run.practices.first(where: { $0.practiceID == p.practiceID }) else { return false }
-                return rp.supersededBy == nil || (rp.supersededAt.map { $0 >= historyAsOf } ?? false)
-            }
-            let imported = history.invitations.contains {
-                $0.cohortName == cohort.name && $0.patient == key && $0.recordedAt < historyAsOf && inWindow($0.indexDate)
-            }
-            return fromRuns || imported
-        case .contactEnded(let outcomes):
-            let key = PatientKey(p.practiceID, p.patientID)
-            return history.outcomes.contains {
-                $0.cohortName == cohort.name && $0.patient == key && outcomes.contains($0.outcome) && $0.recordedAt < historyAsOf
-            }
-        case .allOf(let cs):
-            return cs.allSatisfy { holds($0, p, records) }
-        case .anyOf(let cs):
-            return cs.contains { holds($0, p, records) }
-        case .not(let inner):
-            return !holds(inner, p, records)
+        for i in history.invitations where i.cohortName == cohort.name && i.patient == key {
+            result.invitations.append(PatientHistory.Invitation(runID: nil, status: nil, indexDate: i.indexDate, beforeInstant: i.recordedAt < historyAsOf))
         }
-    }
-
-    func inLists(_ r: Record, _ lists: [String]) -> Bool {
-        lists.contains { cohort.codeList($0)?.codes.contains(r.code) ?? false }
-    }
-
-    func matching(_ records: [Record], source: RecordSource, lists: [String], window: ResolvedWindow, systems: [CodeSystem]?) -> [Record] {
-        records.filter { r in
-            r.source == source && inLists(r, lists) && window.contains(r.date.dayNumber, indexDay: d.dayNumber)
-                && (systems.map { $0.contains(r.code.system) } ?? true)
+        for o in history.outcomes where o.cohortName == cohort.name && o.patient == key {
+            result.outcomes.append(PatientHistory.Outcome(outcome: o.outcome, date: nil, runID: nil, beforeInstant: o.recordedAt < historyAsOf))
         }
-    }
-
-    // MARK: Evidence
-
-    func evidence(_ criterion: ResolvedCriterion, _ p: ExtractFixture.Patient, _ records: [Record]) -> CriterionEvidence {
-        let holding = criterion.evidenceLeaves.filter { holds($0, p, records) }
-        var candidates: [Record] = []
-        var count: Int?, first: LocalDate?, last: LocalDate?
-        for leaf in holding {
-            switch leaf {
-            case .records(let r):
-                let m = matching(records, source: r.source, lists: r.codeLists, window: r.window, systems: r.codeSystems)
-                candidates += m
-                if r.source == .prescriptions && count == nil {
-                    count = m.count
-                    first = m.map(\.date).min()
-                    last = m.map(\.date).max()
-                }
-            case .latest(let l):
-                candidates += matching(records, source: l.source, lists: [l.isIn], window: l.window, systems: l.codeSystems)
-            default:
-                break
-            }
-        }
-        // The latest; on the same date the smallest code, then coding system, in byte order.
-        let best = candidates.min { a, b in
-            if a.date != b.date { return a.date > b.date }
-            if a.code.code != b.code.code { return a.code.code.utf8.lexicographicallyPrecedes(b.code.code.utf8) }
-            return a.code.system.rawValue.utf8.lexicographicallyPrecedes(b.code.system.rawValue.utf8)
-        }
-        var e = CriterionEvidence(criterionID: criterion.id, code: best?.code.code ?? "", codeSystem: best?.code.system.rawValue ?? "",
-                                  term: best.map { cohort.term(of: $0.code, lists: criterion.evidenceLists) } ?? "", date: best?.date)
-        if criterion.hasPrescriptionEvidence {
-            e.count = count
-            e.first = first
-            e.last = last
-        }
-        return e
+        return result
     }
 }

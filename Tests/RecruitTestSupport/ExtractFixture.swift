@@ -50,12 +50,15 @@ public struct ExtractFixture: Sendable {
         public var code: String
         public var termID: String?
         public var system: CodeSystem
+        /// The event's `value` as the extract would give it (nil: empty).
+        public var value: String?
 
-        public init(practiceID: String, patientID: String, date: LocalDate, code: String, system: CodeSystem) {
+        public init(practiceID: String, patientID: String, date: LocalDate, code: String, system: CodeSystem, value: String? = nil) {
             self.practiceID = practiceID
             self.patientID = patientID
             self.date = date
             self.system = system
+            self.value = value
             if system == .read2 && code.count == 7 {
                 self.code = String(code.prefix(5))
                 self.termID = String(code.suffix(2))
@@ -93,8 +96,9 @@ public struct ExtractFixture: Sendable {
 
     public mutating func add(_ patient: Patient) { patients.append(patient) }
 
-    public mutating func event(_ practiceID: String, _ patientID: String, _ date: LocalDate, _ code: String, _ system: CodeSystem = .read2) {
-        events.append(Event(practiceID: practiceID, patientID: patientID, date: date, code: code, system: system))
+    public mutating func event(_ practiceID: String, _ patientID: String, _ date: LocalDate, _ code: String, _ system: CodeSystem = .read2,
+                               value: String? = nil) {
+        events.append(Event(practiceID: practiceID, patientID: patientID, date: date, code: code, system: system, value: value))
     }
 
     public mutating func prescription(_ practiceID: String, _ patientID: String, _ date: LocalDate, _ code: String, _ system: CodeSystem = .dmd) {
@@ -129,11 +133,12 @@ public struct ExtractFixture: Sendable {
             }
             if !events.isEmpty {
                 try c.execute("""
-                    INSERT INTO events (load_id, practice_id, patient_id, event_date, code, term_id, code_system)
-                    SELECT \(loadID), practice_id, patient_id, d, code, nullif(term_id, ''), code_system
+                    INSERT INTO events (load_id, practice_id, patient_id, event_date, code, term_id, code_system, value)
+                    SELECT \(loadID), practice_id, patient_id, d, code, nullif(term_id, ''), code_system, nullif(v, '')::numeric
                     FROM unnest(\(events.map(\.practiceID))::text[], \(events.map(\.patientID))::text[], \(events.map(\.date.description))::date[],
-                                \(events.map(\.code))::text[], \(events.map { $0.termID ?? "" })::text[], \(events.map(\.system.rawValue))::text[])
-                      AS x(practice_id, patient_id, d, code, term_id, code_system)
+                                \(events.map(\.code))::text[], \(events.map { $0.termID ?? "" })::text[], \(events.map(\.system.rawValue))::text[],
+                                \(events.map { $0.value ?? "" })::text[])
+                      AS x(practice_id, patient_id, d, code, term_id, code_system, v)
                     """)
             }
             if !prescriptions.isEmpty {

@@ -1,0 +1,246 @@
+import Postgres
+
+/// Evaluates a resolved cohort for one patient, in plain Swift, one record at
+/// a time, straight from the spec's words: the reference the SQL engine is
+/// tested against (as ehrQL's in-memory engine is), and what `recruit runs
+/// why` explains with. It keeps, for every criterion, the facts and records
+/// its decision rests on.
+///
+/// Each kind of criterion has its one meaning here in ``verdict(_:)``; the
+/// SQL engine's is in ``CohortSQLCompiler``. The spec suite runs both.
+public struct InMemoryEngine: Sendable {
+    public let cohort: ResolvedCohort
+    /// Every code of the cohort's lists (records with other codes are ignored).
+    let known: Set<SystemCode>
+
+    public init(cohort: ResolvedCohort) {
+        self.cohort = cohort
+        self.known = cohort.codeLists.reduce(into: Set<SystemCode>()) { $0.formUnion($1.codes) }
+    }
+
+    /// Evaluates every criterion for `patient` at index date `indexDate`, with
+    /// `history` the patient's contact history for this cohort as of the
+    /// evaluation's instant.
+    public func evaluate(_ patient: PatientRecords, indexDate: LocalDate, history: PatientHistory = PatientHistory()) -> PatientEvaluation {
+        let records = patient.records.filter { known.contains($0.code) }.sorted { ($0.date, $0.code) < ($1.date, $1.code) }
+        let context = Context(cohort: cohort, d: indexDate, patient: patient, records: records, history: history)
+        var criteria: [CriterionVerdict] = []
+        var leftAt = 0
+        for criterion in cohort.criteria {
+            let verdict = context.verdict(criterion.condition)
+            let passed = criterion.effect == .include ? verdict.holds : !verdict.holds
+            let removed = !passed && leftAt == 0
+            if removed { leftAt = criterion.step }
+            criteria.append(CriterionVerdict(step: criterion.step, id: criterion.id, label: criterion.label, effect: criterion.effect.rawValue,
+                                             held: verdict.holds, passed: passed, removedHere: removed, facts: verdict.facts,
+                                             records: verdict.records))
+        }
+        let evidence = cohort.criteria.filter { !$0.evidenceLeaves.isEmpty }.map { context.evidence($0) }
+        return PatientEvaluation(step: PatientStep(practiceID: patient.practiceID, patientID: patient.patientID, leftAt: leftAt),
+                                 criteria: criteria, evidence: evidence)
+    }
+
+    /// The result of one condition.
+    struct Verdict {
+        var holds: Bool
+        var facts: [String] = []
+        var records: [ExplainedRecord] = []
+    }
+
+    /// One patient at one index date.
+    struct Context {
+        let cohort: ResolvedCohort
+        let d: LocalDate
+        let patient: PatientRecords
+        /// The records in the cohort's lists, by date then code.
+        let records: [PatientRecords.Coded]
+        let history: PatientHistory
+
+        func day(_ n: ResolvedNumber) -> LocalDate { d.adding(days: -n.value) }
+
+        func describe(_ w: ResolvedWindow) -> String {
+            let to = w.toDaysBefore.value == 0 ? "D (\(d))" : "D - \(w.toDaysBefore.note) (\(day(w.toDaysBefore)))"
+            guard let from = w.fromDaysBefore else { return "on or before \(to)" }
+            return "within [D - \(from.note) (\(day(from))), \(to)]"
+        }
+
+        func lists(holding code: SystemCode, among names: [String]) -> [String] {
+            names.filter { cohort.codeList($0)?.codes.contains(code) ?? false }
+        }
+
+        func term(_ code: SystemCode, _ names: [String]) -> String? {
+            let t = cohort.term(of: code, lists: names)
+            return t.isEmpty ? nil : t
+        }
+
+        /// Why a record in the lists does not count, or nil when it does.
+        func exclusion(_ r: PatientRecords.Coded, window: ResolvedWindow, systems: [CodeSystem]?) -> String? {
+            if r.date > d { return "dated after D" }
+            if !window.contains(r.date.dayNumber, indexDay: d.dayNumber) { return "outside the window" }
+            if let systems, !systems.contains(r.code.system) { return "coding system not read by this criterion" }
+            return nil
+        }
+
+        func record(_ r: PatientRecords.Coded, lists names: [String], window: ResolvedWindow, systems: [CodeSystem]?) -> ExplainedRecord {
+            let why = exclusion(r, window: window, systems: systems)
+            return ExplainedRecord(kind: r.source.noun, date: r.date, code: r.code.code, codeSystem: r.code.system.rawValue,
+                                   term: term(r.code, names), lists: lists(holding: r.code, among: names), counted: why == nil, note: why)
+        }
+
+        /// The records of `source` in `names`, each shown with whether it counts, and those that count.
+        func read(_ source: RecordSource, _ names: [String], _ window: ResolvedWindow, _ systems: [CodeSystem]?)
+            -> (shown: [ExplainedRecord], counted: [PatientRecords.Coded]) {
+            let inLists = records.filter { $0.source == source && !lists(holding: $0.code, among: names).isEmpty }
+            let shown = inLists.map { record($0, lists: names, window: window, systems: systems) }
+            return (shown, zip(inLists, shown).filter { $0.1.counted }.map(\.0))
+        }
+
+        func verdict(_ condition: ResolvedCondition) -> Verdict {
+            switch condition {
+            case .registeredAtIndexDate:
+                let started = patient.registrationStart <= d
+                let notEnded = patient.registrationEnd.map { $0 > d } ?? true
+                return Verdict(holds: started && notEnded, facts: [
+                    "registration started \(patient.registrationStart) (\(started ? "on or before" : "after") D \(d))",
+                    patient.registrationEnd.map { "registration ended \($0) (\(notEnded ? "after" : "on or before") D)" } ?? "registration has not ended",
+                ])
+            case .registeredFor(let days):
+                let limit = day(days)
+                let holds = patient.registrationStart <= limit
+                return Verdict(holds: holds, facts: [
+                    "registration started \(patient.registrationStart): \(holds ? "on or before" : "after") D - \(days.note) (\(limit))",
+                ])
+            case .aliveAtIndexDate:
+                let holds = patient.deathDate.map { $0 > d } ?? true
+                return Verdict(holds: holds, facts: [
+                    patient.deathDate.map { "died \($0) (\(holds ? "after" : "on or before") D \(d))" } ?? "no date of death",
+                ])
+            case .age(let min, let max):
+                let age = patient.dateOfBirth.completedYears(at: d)
+                let holds = (min.map { age >= $0.value } ?? true) && (max.map { age <= $0.value } ?? true)
+                let month = patient.monthOfBirth.map { "month \($0)" } ?? "no month of birth (1 July used)"
+                var facts = ["born \(patient.yearOfBirth), \(month): date of birth \(patient.dateOfBirth), aged \(age) at D \(d)"]
+                facts.append("needs \(min.map { "at least \($0.note)" } ?? "")\(min != nil && max != nil ? " and " : "")\(max.map { "at most \($0.note)" } ?? "")")
+                return Verdict(holds: holds, facts: facts)
+            case .sex(let codes):
+                let holds = codes.contains(patient.sex)
+                return Verdict(holds: holds, facts: ["sex \(patient.sex) (needs one of \(codes.joined(separator: ", ")))"])
+            case .records(let r):
+                let (shown, counted) = read(r.source, r.codeLists, r.window, r.codeSystems)
+                var holds = counted.count >= r.minCount.value
+                var facts = ["\(counted.count) \(r.source.noun)\(counted.count == 1 ? "" : "s") in \(r.codeLists.joined(separator: " or ")) "
+                             + "\(describe(r.window))\(r.codeSystems.map { " coded in \($0.map(\.rawValue).joined(separator: ", "))" } ?? "")"
+                             + " (at least \(r.minCount.note) needed)"]
+                if let span = r.minSpanDays {
+                    if let first = counted.map(\.date).min(), let last = counted.map(\.date).max() {
+                        let days = first.days(to: last)
+                        facts.append("the first (\(first)) and the last (\(last)) are \(days) days apart (at least \(span.note) needed)")
+                        holds = holds && days >= span.value
+                    } else {
+                        facts.append("no first and last to be at least \(span.note) days apart")
+                        holds = false
+                    }
+                }
+                return Verdict(holds: holds, facts: facts, records: shown)
+            case .latest(let l):
+                let (shown, counted) = read(l.source, l.codeLists, l.window, l.codeSystems)
+                let isIn = cohort.codeList(l.isIn)?.codes ?? []
+                let a = counted.filter { isIn.contains($0.code) }.map(\.date).max()
+                let b = counted.filter { !isIn.contains($0.code) }.map(\.date).max()
+                let holds: Bool
+                if let a {
+                    holds = b.map { a > $0 || (a == $0 && l.ties == .isInWins) } ?? true
+                } else {
+                    holds = false
+                }
+                let others = l.codeLists.filter { $0 != l.isIn }
+                var facts = ["latest \(l.source.noun) in \(l.isIn) \(describe(l.window)): \(a?.description ?? "none")",
+                             "latest in \(others.joined(separator: ", ")): \(b?.description ?? "none")"]
+                if let a, let b, a == b {
+                    facts.append("both on the same date: \(l.ties == .isInWins ? "\(l.isIn) wins" : "the others win")")
+                }
+                return Verdict(holds: holds, facts: facts, records: shown)
+            case .previouslyInvited(let window):
+                var shown: [ExplainedRecord] = []
+                var holds = false
+                for h in history.invitations {
+                    var note: String?
+                    if let status = h.status, h.runID != nil, status != .issued { note = "run is a \(status.rawValue), not issued" }
+                    else if !h.beforeInstant { note = h.runID == nil ? "recorded after this run was made" : "issued after this run was made" }
+                    else if !h.notSuperseded { note = "superseded by run \(h.supersededBy.map(String.init) ?? "?") before this run was made" }
+                    else if h.ignored { note = "superseded by this run" }
+                    else if !window.contains(h.indexDate.dayNumber, indexDay: d.dayNumber) { note = "index date outside the window" }
+                    holds = holds || note == nil
+                    shown.append(ExplainedRecord(kind: h.runID == nil ? "history_invitation" : "run_invitation", date: h.indexDate,
+                                                 counted: note == nil, note: note, runID: h.runID))
+                }
+                let n = shown.filter(\.counted).count
+                let facts = ["\(n) invitation\(n == 1 ? "" : "s") of this cohort "
+                             + "with an index date \(describe(window)), issued or imported before this run was made"]
+                return Verdict(holds: holds, facts: facts, records: shown)
+            case .contactEnded(let outcomes):
+                var shown: [ExplainedRecord] = []
+                for o in history.outcomes {
+                    var note: String?
+                    if !outcomes.contains(o.outcome) { note = "does not end contact" }
+                    else if !o.beforeInstant { note = "recorded after this run was made" }
+                    shown.append(ExplainedRecord(kind: "outcome", date: o.date, counted: note == nil, note: note, runID: o.runID, outcome: o.outcome))
+                }
+                let n = shown.filter(\.counted).count
+                return Verdict(holds: n > 0, facts: ["\(n) outcome\(n == 1 ? "" : "s") ending contact (\(outcomes.joined(separator: ", "))) recorded before this run was made"],
+                               records: shown)
+            case .allOf(let cs):
+                let parts = cs.map { verdict($0) }
+                return Verdict(holds: parts.allSatisfy(\.holds), facts: parts.flatMap(\.facts), records: parts.flatMap(\.records))
+            case .anyOf(let cs):
+                let parts = cs.map { verdict($0) }
+                let holds = parts.contains { $0.holds }
+                return Verdict(holds: holds, facts: ["any of the following (\(parts.filter(\.holds).count) of \(parts.count) held):"] + parts.flatMap(\.facts),
+                               records: parts.flatMap(\.records))
+            case .not(let inner):
+                let part = verdict(inner)
+                return Verdict(holds: !part.holds, facts: ["not: " + part.facts.joined(separator: "; ")], records: part.records)
+            }
+        }
+
+        /// The records a record condition counts (for latest: those in `is_in`).
+        func evidenceRecords(_ leaf: ResolvedCondition) -> [PatientRecords.Coded] {
+            switch leaf {
+            case .records(let r): return read(r.source, r.codeLists, r.window, r.codeSystems).counted
+            case .latest(let l): return read(l.source, [l.isIn], l.window, l.codeSystems).counted
+            default: return []
+            }
+        }
+
+        /// An inclusion criterion's evidence: over its record conditions that
+        /// hold, the latest record (on one date the smallest code, then coding
+        /// system, in byte order); with prescriptions, the count, first and
+        /// last of the first prescription condition that holds.
+        func evidence(_ criterion: ResolvedCriterion) -> CriterionEvidence {
+            var candidates: [PatientRecords.Coded] = []
+            var count: Int?, first: LocalDate?, last: LocalDate?
+            for leaf in criterion.evidenceLeaves where verdict(leaf).holds {
+                let matched = evidenceRecords(leaf)
+                candidates += matched
+                if case .records(let r) = leaf, r.source == .prescriptions, count == nil {
+                    count = matched.count
+                    first = matched.map(\.date).min()
+                    last = matched.map(\.date).max()
+                }
+            }
+            let best = candidates.min { a, b in
+                if a.date != b.date { return a.date > b.date }
+                if a.code.code != b.code.code { return a.code.code.utf8.lexicographicallyPrecedes(b.code.code.utf8) }
+                return a.code.system.rawValue.utf8.lexicographicallyPrecedes(b.code.system.rawValue.utf8)
+            }
+            var e = CriterionEvidence(criterionID: criterion.id, code: best?.code.code ?? "", codeSystem: best?.code.system.rawValue ?? "",
+                                      term: best.map { cohort.term(of: $0.code, lists: criterion.evidenceLists) } ?? "", date: best?.date)
+            if criterion.hasPrescriptionEvidence {
+                e.count = count
+                e.first = first
+                e.last = last
+            }
+            return e
+        }
+    }
+}
