@@ -9,13 +9,17 @@ public enum CohortOutputWriter {
 
     /// The header of `invitations.csv`: `practice_id,patient_id`, then for each
     /// inclusion criterion with records `ID_code,ID_term,ID_date` and, where it
-    /// counts prescriptions, `ID_count,ID_first,ID_last`.
+    /// counts prescriptions, `ID_count,ID_first,ID_last`, and where it reads
+    /// sickness spells, `ID_spell_start,ID_spell_end,ID_spell_days`.
     public static func invitationsHeader(_ evidence: [EvidenceSpec]) -> [String] {
         var columns = ["practice_id", "patient_id"]
         for spec in evidence {
             columns += ["\(spec.criterionID)_code", "\(spec.criterionID)_term", "\(spec.criterionID)_date"]
             if spec.hasPrescriptions {
                 columns += ["\(spec.criterionID)_count", "\(spec.criterionID)_first", "\(spec.criterionID)_last"]
+            }
+            if spec.hasSpell {
+                columns += ["\(spec.criterionID)_spell_start", "\(spec.criterionID)_spell_end", "\(spec.criterionID)_spell_days"]
             }
         }
         return columns
@@ -30,6 +34,9 @@ public enum CohortOutputWriter {
                 fields += [e.code, e.term, e.date?.description ?? ""]
                 if spec.hasPrescriptions {
                     fields += [e.count.map(String.init) ?? "", e.first?.description ?? "", e.last?.description ?? ""]
+                }
+                if spec.hasSpell {
+                    fields += [e.spellStart?.description ?? "", e.spellEnd?.description ?? "", e.spellDays.map(String.init) ?? ""]
                 }
             }
             out += csvLine(fields)

@@ -217,7 +217,7 @@ public struct RunRecorder {
     }
 
     /// Inserts the invitees with their evidence, built by PostgreSQL as
-    /// `{criterion_id: {code, code_system, term, date[, count, first, last]}}`
+    /// `{criterion_id: {code, code_system, term, date[, count, first, last][, spell_start, spell_end, spell_days_so_far]}}`
     /// from one array per evidence column (one statement, every value bound).
     func insertInvitations(_ evaluation: CohortEvaluation, runID: Int) throws {
         let invitations = evaluation.invitations
@@ -238,6 +238,12 @@ public struct RunRecorder {
                            "\(e.map { $0.last?.description ?? "" })::text[]"]
                 columns += ["n\(k)", "f\(k)", "l\(k)"]
                 fields.append(", 'count', nullif(n\(unsafeRaw: String(k)), '')::int, 'first', nullif(f\(unsafeRaw: String(k)), '')::date, 'last', nullif(l\(unsafeRaw: String(k)), '')::date")
+            }
+            if spec.hasSpell {
+                arrays += ["\(e.map { $0.spellStart?.description ?? "" })::text[]", "\(e.map { $0.spellEnd?.description ?? "" })::text[]",
+                           "\(e.map { $0.spellDays.map(String.init) ?? "" })::text[]"]
+                columns += ["ss\(k)", "se\(k)", "sd\(k)"]
+                fields.append(", 'spell_start', nullif(ss\(unsafeRaw: String(k)), '')::date, 'spell_end', nullif(se\(unsafeRaw: String(k)), '')::date, 'spell_days_so_far', nullif(sd\(unsafeRaw: String(k)), '')::int")
             }
             objects.append("\(spec.criterionID)::text, jsonb_build_object(\(fields))")
         }

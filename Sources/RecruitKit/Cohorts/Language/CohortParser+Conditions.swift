@@ -7,7 +7,7 @@ extension CohortParser {
 
     static let conditionKinds = ["registered_at_index_date", "registered_for_days", "alive_at_index_date", "age", "sex",
                                  "has_events", "has_prescriptions", "latest_event", "latest_prescription",
-                                 "previously_invited", "contact_ended", "all_of", "any_of", "not"]
+                                 "sickness_spell", "previously_invited", "contact_ended", "all_of", "any_of", "not"]
 
     mutating func condition(_ node: Node, _ what: String) -> Condition? {
         guard case .mapping(let m) = node else {
@@ -55,6 +55,8 @@ extension CohortParser {
             return records(value, source: kind == "has_events" ? .events : .prescriptions, here)
         case "latest_event", "latest_prescription":
             return latest(value, source: kind == "latest_event" ? .events : .prescriptions, here)
+        case "sickness_spell":
+            return spell(value, here)
         case "previously_invited":
             guard let parts = mapping(value, here, allowed: ["window"]) else { return nil }
             guard let w = parts.first else { report(value, "\(here): 'window' is missing"); return nil }
@@ -178,6 +180,34 @@ extension CohortParser {
         let here = location(node)
         return .latest(LatestCondition(source: source, codeLists: lists, isIn: isIn, window: win ?? Self.defaultWindow(here),
                                        ties: ties, codeSystems: systems, location: here))
+    }
+
+    mutating func spell(_ node: Node, _ what: String) -> Condition? {
+        let numberKeys = SicknessSpellParameters.names
+        guard let parts = mapping(node, what, allowed: ["codelists", "window"] + numberKeys) else { return nil }
+        var lists: [CodeListReference]?, win: DayWindow?, numbers: [String: Quantity] = [:]
+        var failed = false
+        for p in parts {
+            let w = "\(what): \(p.key)"
+            switch p.key {
+            case "codelists": lists = codeListNames(p.value, w); failed = failed || lists == nil
+            case "window":
+                win = window(p.value, w)
+                failed = failed || win == nil
+                if let win, win.to.days.value != .literal(0) {
+                    report(win.to.location, "\(w): a spell's notes are seen up to D (the spell's end may run past it), so the window has only 'from'")
+                    failed = true
+                }
+            default:
+                if let q = quantity(p.value, w) { numbers[p.key] = q } else { failed = true }
+            }
+        }
+        if !parts.contains(where: { $0.key == "codelists" }) { report(node, "\(what): 'codelists' is missing"); failed = true }
+        guard !failed, let lists else { return nil }
+        let here = location(node)
+        return .spell(SpellCondition(codeLists: lists, window: win ?? Self.defaultWindow(here),
+                                     defaultCoverDays: numbers["default_cover_days"], maxGapDays: numbers["max_gap_days"],
+                                     minSpellDays: numbers["min_spell_days"], maxDaysSinceEnd: numbers["max_days_since_end"], location: here))
     }
 
     static func defaultWindow(_ location: SourceLocation) -> DayWindow {

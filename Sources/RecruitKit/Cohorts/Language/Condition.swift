@@ -15,6 +15,8 @@ public indirect enum Condition: Sendable, Hashable {
     case records(RecordCondition)
     /// The latest matching record is in a given list.
     case latest(LatestCondition)
+    /// A current sickness-certification spell (`shared/spec/spells.md`).
+    case spell(SpellCondition)
     /// On the invitation list of an issued, not superseded run of this cohort, or
     /// of imported history for it, whose index date is in the window.
     case previouslyInvited(window: DayWindow)
@@ -33,6 +35,7 @@ public indirect enum Condition: Sendable, Hashable {
         switch self {
         case .records(let r): return r.codeLists
         case .latest(let l): return l.codeLists + [l.isIn]
+        case .spell(let s): return s.codeLists
         case .allOf(let cs), .anyOf(let cs): return cs.flatMap(\.codeListReferences)
         case .not(let c): return c.codeListReferences
         default: return []
@@ -47,6 +50,7 @@ public indirect enum Condition: Sendable, Hashable {
         case .age(let min, let max): return [min, max].compactMap { $0 }
         case .records(let r): return window(r.window) + [r.minCount, r.minSpanDays].compactMap { $0 }
         case .latest(let l): return window(l.window)
+        case .spell(let s): return window(s.window) + s.numbers.compactMap { $0 }
         case .previouslyInvited(let w): return window(w)
         case .allOf(let cs), .anyOf(let cs): return cs.flatMap(\.quantities)
         case .not(let c): return c.quantities

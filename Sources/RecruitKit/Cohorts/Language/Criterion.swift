@@ -152,3 +152,32 @@ public struct LatestCondition: Sendable, Hashable {
         self.location = location
     }
 }
+
+/// "Sickness spell": a current spell of continuous sickness certification of
+/// at least a minimum length, built from the fit-note events of the code
+/// lists as `shared/spec/spells.md` fixes it. Every number is written out or
+/// a parameter; an omitted one takes the spec's default.
+public struct SpellCondition: Sendable, Hashable {
+    public var codeLists: [CodeListReference]
+    /// Which notes are seen: by default every one on or before D.
+    public var window: DayWindow
+    public var defaultCoverDays: Quantity?
+    public var maxGapDays: Quantity?
+    public var minSpellDays: Quantity?
+    public var maxDaysSinceEnd: Quantity?
+    public var location: SourceLocation
+
+    public init(codeLists: [CodeListReference], window: DayWindow, defaultCoverDays: Quantity?, maxGapDays: Quantity?,
+                minSpellDays: Quantity?, maxDaysSinceEnd: Quantity?, location: SourceLocation) {
+        self.codeLists = codeLists
+        self.window = window
+        self.defaultCoverDays = defaultCoverDays
+        self.maxGapDays = maxGapDays
+        self.minSpellDays = minSpellDays
+        self.maxDaysSinceEnd = maxDaysSinceEnd
+        self.location = location
+    }
+
+    /// The numbers as the language names them, in ``SicknessSpellParameters/names`` order.
+    public var numbers: [Quantity?] { [defaultCoverDays, maxGapDays, minSpellDays, maxDaysSinceEnd] }
+}

@@ -114,8 +114,9 @@ public struct Invitation: Sendable, Hashable {
 }
 
 /// The record that satisfied an inclusion criterion: the latest matching one
-/// (ties: smallest code, then coding system, in byte order), and for
-/// prescriptions how many matched and when the first and last were issued.
+/// (ties: smallest code, then coding system, in byte order), for
+/// prescriptions how many matched and when the first and last were issued,
+/// and for a sickness spell its start, the end of its cover and its days so far.
 public struct CriterionEvidence: Sendable, Hashable, Codable {
     public var criterionID: String
     public var code: String
@@ -125,9 +126,13 @@ public struct CriterionEvidence: Sendable, Hashable, Codable {
     public var count: Int?
     public var first: LocalDate?
     public var last: LocalDate?
+    public var spellStart: LocalDate?
+    public var spellEnd: LocalDate?
+    public var spellDays: Int?
 
     public init(criterionID: String, code: String, codeSystem: String, term: String, date: LocalDate?,
-                count: Int? = nil, first: LocalDate? = nil, last: LocalDate? = nil) {
+                count: Int? = nil, first: LocalDate? = nil, last: LocalDate? = nil,
+                spellStart: LocalDate? = nil, spellEnd: LocalDate? = nil, spellDays: Int? = nil) {
         self.criterionID = criterionID
         self.code = code
         self.codeSystem = codeSystem
@@ -136,10 +141,14 @@ public struct CriterionEvidence: Sendable, Hashable, Codable {
         self.count = count
         self.first = first
         self.last = last
+        self.spellStart = spellStart
+        self.spellEnd = spellEnd
+        self.spellDays = spellDays
     }
 
     enum CodingKeys: String, CodingKey {
         case criterionID = "criterion", code, codeSystem = "code_system", term, date, count, first, last
+        case spellStart = "spell_start", spellEnd = "spell_end", spellDays = "spell_days_so_far"
     }
 }
 

@@ -84,6 +84,16 @@ public enum CohortExplainer {
             var s = "of the \(l.source.rawValue) in \(or(l.codeLists))"
             if let systems = l.codeSystems { s += " recorded in \(or(systems.map(\.rawValue)))" }
             return s + " " + window(l.window) + ", the latest is in \(l.isIn) (\(tie))"
+        case .spell(let sp):
+            let lists = sp.codeLists.count == 1 ? "code list \(sp.codeLists[0])" : "code lists \(or(sp.codeLists)) (together)"
+            let p = sp.parameters
+            let seen = sp.window.fromDaysBefore.map { "the fit notes in \(lists) dated within [D - \($0.value) days, D]" }
+                ?? "the fit notes in \(lists) dated on or before D"
+            let current = p.maxDaysSinceEnd == 0 ? "its cover reaching D" : "its cover ending on or after D - \(p.maxDaysSinceEnd) days"
+            return "a current sickness spell of at least \(p.minSpellDays) days so far: of \(seen), each covering the days its value "
+                + "gives (a whole number from 1 to 365; otherwise \(p.defaultCoverDays) days) from its date, a spell is a chain of notes "
+                + "each starting no more than \(p.maxGapDays) days after the end of the cover so far; its days so far run from its first "
+                + "note to the end of its cover or D, whichever is earlier; it is current with \(current)"
         case .previouslyInvited(let w):
             return "on the invitation list of an issued (and not superseded) run of this cohort, or of an invitation imported "
                 + "as history for this cohort, whose index date is \(window(w).replacingOccurrences(of: "dated ", with: ""))"

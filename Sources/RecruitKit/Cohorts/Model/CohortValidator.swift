@@ -118,6 +118,19 @@ public struct CohortValidator {
         case .latest(let l):
             return .latest(ResolvedLatestQuery(source: l.source, codeLists: l.codeLists.map(\.name), isIn: l.isIn.name,
                                                window: window(l.window), ties: l.ties, codeSystems: l.codeSystems))
+        case .spell(let c):
+            let defaults = SicknessSpellParameters.defaults
+            let given = c.numbers
+            let fallback = [defaults.defaultCoverDays, defaults.maxGapDays, defaults.minSpellDays, defaults.maxDaysSinceEnd]
+            let values = zip(given, fallback).map { q, v in q.map(number) ?? ResolvedNumber(v) }
+            let resolved = ResolvedSpellQuery(codeLists: c.codeLists.map(\.name), window: window(c.window), defaultCoverDays: values[0],
+                                              maxGapDays: values[1], minSpellDays: values[2], maxDaysSinceEnd: values[3])
+            for problem in resolved.parameters.problems(lookbackDays: resolved.window.fromDaysBefore?.value) {
+                let i = SicknessSpellParameters.names.firstIndex(of: problem.parameter) ?? 0
+                let what = values[i].parameter.map { " (parameter \($0))" } ?? ""
+                report(given[i]?.location ?? c.location, "sickness_spell: \(problem.message)\(what)")
+            }
+            return .spell(resolved)
         case .previouslyInvited(let w): return .previouslyInvited(window: window(w))
         case .contactEnded(let outcomes): return .contactEnded(outcomes: outcomes)
         case .allOf(let cs): return .allOf(cs.map { resolve($0, at: location) })

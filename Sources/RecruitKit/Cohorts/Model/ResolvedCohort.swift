@@ -96,6 +96,11 @@ public struct ResolvedCriterion: Sendable {
         return evidenceLeaves.flatMap(\.recordLists).filter { seen.insert($0).inserted }
     }
 
+    /// Whether the evidence includes a spell's start, end and days so far.
+    public var hasSpellEvidence: Bool {
+        evidenceLeaves.contains { if case .spell = $0 { return true } else { return false } }
+    }
+
     /// Whether the evidence includes a prescription count and first/last dates.
     public var hasPrescriptionEvidence: Bool {
         evidenceLeaves.contains { if case .records(let r) = $0 { return r.source == .prescriptions } else { return false } }
@@ -111,6 +116,7 @@ public indirect enum ResolvedCondition: Sendable, Hashable {
     case sex([String])
     case records(ResolvedRecordQuery)
     case latest(ResolvedLatestQuery)
+    case spell(ResolvedSpellQuery)
     case previouslyInvited(window: ResolvedWindow)
     case contactEnded(outcomes: [String])
     case allOf([ResolvedCondition])
@@ -120,7 +126,7 @@ public indirect enum ResolvedCondition: Sendable, Hashable {
     /// The record conditions (has / latest) not under a `not`, in order.
     public var positiveRecordLeaves: [ResolvedCondition] {
         switch self {
-        case .records, .latest: return [self]
+        case .records, .latest, .spell: return [self]
         case .allOf(let cs), .anyOf(let cs): return cs.flatMap(\.positiveRecordLeaves)
         default: return []
         }
@@ -129,7 +135,7 @@ public indirect enum ResolvedCondition: Sendable, Hashable {
     /// Every record condition, in order (under `not` too).
     public var recordLeaves: [ResolvedCondition] {
         switch self {
-        case .records, .latest: return [self]
+        case .records, .latest, .spell: return [self]
         case .allOf(let cs), .anyOf(let cs): return cs.flatMap(\.recordLeaves)
         case .not(let c): return c.recordLeaves
         default: return []
@@ -141,6 +147,7 @@ public indirect enum ResolvedCondition: Sendable, Hashable {
         switch self {
         case .records(let r): return r.codeLists
         case .latest(let l): return [l.isIn]
+        case .spell(let s): return s.codeLists
         default: return []
         }
     }
@@ -183,5 +190,32 @@ public struct ResolvedLatestQuery: Sendable, Hashable {
         self.window = window
         self.ties = ties
         self.codeSystems = codeSystems
+    }
+}
+
+/// "Sickness spell" with values: the fit-note events of `codeLists` seen in
+/// `window` (up to D), chained into spells by the four numbers.
+public struct ResolvedSpellQuery: Sendable, Hashable {
+    public var codeLists: [String]
+    public var window: ResolvedWindow
+    public var defaultCoverDays: ResolvedNumber
+    public var maxGapDays: ResolvedNumber
+    public var minSpellDays: ResolvedNumber
+    public var maxDaysSinceEnd: ResolvedNumber
+
+    public init(codeLists: [String], window: ResolvedWindow, defaultCoverDays: ResolvedNumber, maxGapDays: ResolvedNumber,
+                minSpellDays: ResolvedNumber, maxDaysSinceEnd: ResolvedNumber) {
+        self.codeLists = codeLists
+        self.window = window
+        self.defaultCoverDays = defaultCoverDays
+        self.maxGapDays = maxGapDays
+        self.minSpellDays = minSpellDays
+        self.maxDaysSinceEnd = maxDaysSinceEnd
+    }
+
+    /// The values as the spell computation takes them.
+    public var parameters: SicknessSpellParameters {
+        SicknessSpellParameters(defaultCoverDays: defaultCoverDays.value, maxGapDays: maxGapDays.value,
+                                minSpellDays: minSpellDays.value, maxDaysSinceEnd: maxDaysSinceEnd.value)
     }
 }

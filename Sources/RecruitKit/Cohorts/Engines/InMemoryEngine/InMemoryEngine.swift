@@ -160,6 +160,8 @@ public struct InMemoryEngine: Sendable {
                     facts.append("both on the same date: \(l.ties == .isInWins ? "\(l.isIn) wins" : "the others win")")
                 }
                 return Verdict(holds: holds, facts: facts, records: shown)
+            case .spell(let q):
+                return spellVerdict(q)
             case .previouslyInvited(let window):
                 var shown: [ExplainedRecord] = []
                 var holds = false
@@ -203,11 +205,76 @@ public struct InMemoryEngine: Sendable {
             }
         }
 
+        /// The fit notes a spell condition sees (its lists, on or after its
+        /// window's start; those after D too, which the spell rule ignores),
+        /// and the spells they make.
+        func spells(_ q: ResolvedSpellQuery) -> (notes: [PatientRecords.Coded], result: SicknessSpellResult) {
+            let from = q.window.fromDaysBefore.map { d.adding(days: -$0.value) }
+            let notes = records.filter { r in
+                r.source == .events && !lists(holding: r.code, among: q.codeLists).isEmpty && from.map { r.date >= $0 } ?? true
+            }
+            let result = SicknessSpells.evaluate(notes: notes.map { FitNote(date: $0.date, value: $0.value) }, indexDate: d, parameters: q.parameters)
+            return (notes, result)
+        }
+
+        /// A spell condition: every spell the notes make, the one that
+        /// qualifies, and each note with the spell it belongs to.
+        func spellVerdict(_ q: ResolvedSpellQuery) -> Verdict {
+            let p = q.parameters
+            let (notes, result) = spells(q)
+            let from = q.window.fromDaysBefore.map { d.adding(days: -$0.value) }
+            let currentFrom = d.adding(days: -p.maxDaysSinceEnd)
+            var facts = ["\(notes.filter { $0.date <= d }.count) fit note\(notes.filter { $0.date <= d }.count == 1 ? "" : "s") in "
+                         + "\(q.codeLists.joined(separator: " or ")) \(from.map { "dated within [\($0), D (\(d))]" } ?? "dated on or before D (\(d))"), "
+                         + "each covering its value in days (1 to 365; otherwise \(q.defaultCoverDays.note)); "
+                         + "a spell needs at least \(q.minSpellDays.note) days so far and a cover ending on or after \(currentFrom) "
+                         + "(D - \(q.maxDaysSinceEnd.note)); a gap of more than \(q.maxGapDays.note) days ends a spell"]
+            for spell in result.spells {
+                var line = "spell \(spell.start) to \(spell.end): \(spell.notes.count) note\(spell.notes.count == 1 ? "" : "s"), "
+                    + "\(spell.daysSoFar) days so far, \(spell.isCurrent ? "current" : "not current (ended before \(currentFrom))")"
+                if spell.qualifies {
+                    line += ": qualifies"
+                } else if spell.isCurrent {
+                    line += ": fewer than \(p.minSpellDays) days so far"
+                }
+                if let gap = spell.gapFromPrevious {
+                    line += "; broken from the spell before by a gap of \(gap) days (more than \(p.maxGapDays))"
+                }
+                facts.append(line)
+            }
+            if !result.notesAfterIndexDate.isEmpty {
+                facts.append("\(result.notesAfterIndexDate.count) note\(result.notesAfterIndexDate.count == 1 ? "" : "s") dated after D ignored")
+            }
+            if let evidence = result.evidence {
+                facts.append("the spell from \(evidence.start) is the evidence (the latest-starting one that qualifies)")
+            }
+            let shown = records.filter { $0.source == .events && !lists(holding: $0.code, among: q.codeLists).isEmpty }.map { r -> ExplainedRecord in
+                var note: String?
+                if r.date > d {
+                    note = "dated after D"
+                } else if let from, r.date < from {
+                    note = "outside the window"
+                } else if let spell = result.spells.first(where: { r.date >= $0.start && r.date <= $0.end }) {
+                    let days = FitNote.wholeDays(r.value).map { "\($0) days" } ?? "\(p.defaultCoverDays) days by default"
+                    if !spell.qualifies { note = "in the spell from \(spell.start), which does not qualify (covers \(days))" }
+                    else if spell != result.evidence { note = "in an earlier qualifying spell, from \(spell.start) (covers \(days))" }
+                }
+                return ExplainedRecord(kind: r.source.noun, date: r.date, code: r.code.code, codeSystem: r.code.system.rawValue,
+                                       term: term(r.code, q.codeLists), lists: lists(holding: r.code, among: q.codeLists),
+                                       counted: note == nil, note: note)
+            }
+            return Verdict(holds: result.holds, facts: facts, records: shown)
+        }
+
         /// The records a record condition counts (for latest: those in `is_in`).
         func evidenceRecords(_ leaf: ResolvedCondition) -> [PatientRecords.Coded] {
             switch leaf {
             case .records(let r): return read(r.source, r.codeLists, r.window, r.codeSystems).counted
             case .latest(let l): return read(l.source, [l.isIn], l.window, l.codeSystems).counted
+            case .spell(let q):
+                let (notes, result) = spells(q)
+                guard let spell = result.evidence else { return [] }
+                return notes.filter { $0.date >= spell.start && $0.date <= min(spell.end, d) }
             default: return []
             }
         }
@@ -219,9 +286,11 @@ public struct InMemoryEngine: Sendable {
         func evidence(_ criterion: ResolvedCriterion) -> CriterionEvidence {
             var candidates: [PatientRecords.Coded] = []
             var count: Int?, first: LocalDate?, last: LocalDate?
+            var spell: SicknessSpell?
             for leaf in criterion.evidenceLeaves where verdict(leaf).holds {
                 let matched = evidenceRecords(leaf)
                 candidates += matched
+                if case .spell(let q) = leaf, spell == nil { spell = spells(q).result.evidence }
                 if case .records(let r) = leaf, r.source == .prescriptions, count == nil {
                     count = matched.count
                     first = matched.map(\.date).min()
@@ -239,6 +308,11 @@ public struct InMemoryEngine: Sendable {
                 e.count = count
                 e.first = first
                 e.last = last
+            }
+            if criterion.hasSpellEvidence {
+                e.spellStart = spell?.start
+                e.spellEnd = spell?.end
+                e.spellDays = spell?.daysSoFar
             }
             return e
         }

@@ -22,6 +22,13 @@ public struct AnnotatedSQL: Sendable, ExpressibleByStringInterpolation {
         notes = stringInterpolation.notes
     }
 
+    /// A plain statement fragment, its bound values noted as such (`recruit
+    /// cohort sql` prints them without a meaning).
+    public init(sql: SQL) {
+        self.sql = sql
+        notes = Array(repeating: "a value of the fragment", count: sql.binds.count)
+    }
+
     /// Fragments joined by a separator.
     public init(joining parts: [AnnotatedSQL], separator: String) {
         var s = StringInterpolation(literalCapacity: 0, interpolationCount: parts.count)

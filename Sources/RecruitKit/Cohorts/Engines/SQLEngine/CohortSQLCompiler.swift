@@ -53,6 +53,8 @@ public struct EvidenceSpec: Sendable, Hashable {
     public var lists: [String]
     /// Whether it has a prescription count and first/last dates.
     public var hasPrescriptions: Bool
+    /// Whether it has a sickness spell's start, end and days so far.
+    public var hasSpell: Bool = false
 }
 
 /// A compiled cohort: one statement and how to read its rows.
@@ -198,7 +200,7 @@ public struct CohortSQLCompiler {
             if !mine.isEmpty {
                 evidenceLeaves[criterion.step] = Array(mine)
                 evidence.append(EvidenceSpec(step: criterion.step, criterionID: criterion.id, lists: criterion.evidenceLists,
-                                             hasPrescriptions: criterion.hasPrescriptionEvidence))
+                                             hasPrescriptions: criterion.hasPrescriptionEvidence, hasSpell: criterion.hasSpellEvidence))
             }
         }
         let leftAt: AnnotatedSQL = "CASE \(AnnotatedSQL(joining: cases, separator: "\n      ")) ELSE 0 END"
@@ -208,8 +210,10 @@ public struct CohortSQLCompiler {
             let evidenceNumbers = shape == .run ? Set(evidence.flatMap { evidenceLeaves[$0.step]!.map(\.number) }) : []
             for source in [RecordSource.events, .prescriptions] where !leaves(of: source).isEmpty {
                 ctes.append(codeListCTE(source))
-                ctes.append(aggregateCTE(source, evidence: evidenceNumbers))
+                if source == .events && !spellLeaves.isEmpty { ctes.append(eventRecordsCTE()) }
+                if !aggregatedLeaves(of: source).isEmpty { ctes.append(aggregateCTE(source, evidence: evidenceNumbers)) }
             }
+            for leaf in spellLeaves { ctes.append(spellCTE(leaf, keyed: evidenceNumbers.contains(leaf.number))) }
         }
         // st: every patient, the criterion that removed them, and for the run the
         // evidence of each inclusion criterion (decoded by the caller for invitees).
@@ -219,7 +223,10 @@ public struct CohortSQLCompiler {
                 let mine = evidenceLeaves[spec.step]!
                 let e = "e\(spec.step)"
                 // The latest record over the leaves that hold (GREATEST ignores NULLs).
-                let keys = mine.map { (leaf: Leaf) -> AnnotatedSQL in "CASE WHEN \(leafHolds(leaf)) THEN \(raw: Self.alias(leaf)).k\(raw: String(leaf.number)) END" }
+                let keys = mine.map { (leaf: Leaf) -> AnnotatedSQL in
+                    let column = { if case .spell = leaf.condition { return "spell_key" } else { return "k\(leaf.number)" } }()
+                    return "CASE WHEN \(leafHolds(leaf)) THEN \(raw: Self.alias(leaf)).\(raw: column) END"
+                }
                 carried.append(",\n    GREATEST(\(AnnotatedSQL(joining: keys, separator: ", "))) AS \(raw: e)_key")
                 if spec.hasPrescriptions {
                     // Count, first and last of the first prescription leaf that holds.
@@ -229,12 +236,22 @@ public struct CohortSQLCompiler {
                         carried.append(",\n    CASE \(AnnotatedSQL(joining: whens, separator: " ")) END AS \(raw: e)_\(raw: name)")
                     }
                 }
+                if spec.hasSpell {
+                    // Start, end and days so far of the first spell leaf that holds.
+                    let spells = mine.filter { if case .spell = $0.condition { return true } else { return false } }
+                    for (column, name) in [("spell_start", "spell_start"), ("spell_end", "spell_end"), ("days_so_far", "spell_days")] {
+                        let whens = spells.map { (leaf: Leaf) -> AnnotatedSQL in "WHEN \(leafHolds(leaf)) THEN \(raw: Self.alias(leaf)).\(raw: column)" }
+                        carried.append(",\n    CASE \(AnnotatedSQL(joining: whens, separator: " ")) END AS \(raw: e)_\(raw: name)")
+                    }
+                }
             }
         }
         var patientFilter: AnnotatedSQL = ""
         if let practices = practiceFilter { patientFilter = "\n  WHERE p.practice_id = ANY(\(practices))" }
         var join: AnnotatedSQL = ""
-        for (source, alias) in [(RecordSource.events, "ae"), (.prescriptions, "ap")] where !leaves(of: source).isEmpty {
+        var joined = [(RecordSource.events, "ae"), (.prescriptions, "ap")].filter { !aggregatedLeaves(of: $0.0).isEmpty }.map(\.1)
+        joined += spellLeaves.map(Self.alias)
+        for alias in joined {
             join.append("\n  LEFT JOIN \(raw: alias) ON \(raw: alias).practice_id = p.practice_id AND \(raw: alias).patient_id = p.patient_id")
         }
         ctes.append("""
@@ -263,6 +280,10 @@ public struct CohortSQLCompiler {
                 if spec.hasPrescriptions {
                     columns += ["st.\(e)_count", "st.\(e)_first", "st.\(e)_last"]
                     nulls += ["NULL::bigint AS \(e)_count", "NULL::date AS \(e)_first", "NULL::date AS \(e)_last"]
+                }
+                if spec.hasSpell {
+                    columns += ["st.\(e)_spell_start", "st.\(e)_spell_end", "st.\(e)_spell_days"]
+                    nulls += ["NULL::date AS \(e)_spell_start", "NULL::date AS \(e)_spell_end", "NULL::integer AS \(e)_spell_days"]
                 }
             }
             let evidenceColumns = columns.map { ", " + $0 }.joined()
@@ -385,7 +406,7 @@ public struct CohortSQLCompiler {
     /// flattening this into a join it would plan as a scan (it cannot know how
     /// few records the many codes of long lists match). Scan: every record of
     /// the snapshots once, the codes a hashed filter, then the window.
-    func recordsSubquery(_ source: RecordSource) -> AnnotatedSQL {
+    func recordsSubquery(_ source: RecordSource, withValue: Bool = false) -> AnnotatedSQL {
         let (table, date) = source == .events ? ("current_events", "event_date") : ("current_prescriptions", "issue_date")
         let name = source == .events ? "cle" : "clp"
         var filter: AnnotatedSQL = ""
@@ -394,7 +415,7 @@ public struct CohortSQLCompiler {
         case .byCode:
             return """
                 \(raw: name) c CROSS JOIN LATERAL (
-                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d
+                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d\(raw: withValue ? ", r.value" : "")
                     FROM \(raw: table) r
                     WHERE r.code = c.code AND r.code_system = c.code_system AND r.\(raw: date) >= c.lo AND r.\(raw: date) <= c.hi\(filter)
                     OFFSET 0
@@ -404,7 +425,7 @@ public struct CohortSQLCompiler {
             let codes = Set(codeRows(source).map(\.code.code)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             return """
                 (
-                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d, r.code, r.code_system
+                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d, r.code, r.code_system\(raw: withValue ? ", r.value" : "")
                     FROM \(raw: table) r
                     WHERE r.code = ANY(\(bind: codes, "the codes \(source) conditions read")::text[])\(filter)
                   ) r
@@ -418,6 +439,7 @@ public struct CohortSQLCompiler {
         switch leaf.condition {
         case .records(let r): return r.source == .events ? "ae" : "ap"
         case .latest(let l): return l.source == .events ? "ae" : "ap"
+        case .spell: return "sp\(leaf.number)"
         default: preconditionFailure("not a record condition")
         }
     }
@@ -428,15 +450,25 @@ public struct CohortSQLCompiler {
             switch leaf.condition {
             case .records(let r): return r.source == source
             case .latest(let l): return l.source == source
+            case .spell: return source == .events
             default: return false
             }
         }
     }
 
+    /// The leaves of `source` computed in its per-patient aggregate (`ae`, `ap`): all but spells.
+    func aggregatedLeaves(of source: RecordSource) -> [Leaf] {
+        leaves(of: source).filter { if case .spell = $0.condition { return false } else { return true } }
+    }
+
+    /// The spell leaves, each computed in its own per-patient relation (`spN`).
+    var spellLeaves: [Leaf] { leaves(of: .events).filter { if case .spell = $0.condition { return true } else { return false } } }
+
     static func window(of condition: ResolvedCondition) -> ResolvedWindow {
         switch condition {
         case .records(let r): return r.window
         case .latest(let l): return l.window
+        case .spell(let s): return s.window
         default: preconditionFailure("not a record condition")
         }
     }
@@ -445,6 +477,7 @@ public struct CohortSQLCompiler {
         switch condition {
         case .records(let r): return r.codeLists
         case .latest(let l): return l.codeLists
+        case .spell(let s): return s.codeLists
         default: return []
         }
     }
@@ -481,7 +514,7 @@ public struct CohortSQLCompiler {
     func aggregateCTE(_ source: RecordSource, evidence: Set<Int>) -> AnnotatedSQL {
         var columns: [AnnotatedSQL] = []
         let scale = 1 << Self.evidenceRankBits
-        for leaf in leaves(of: source) {
+        for leaf in aggregatedLeaves(of: source) {
             let k = String(leaf.number)
             switch leaf.condition {
             case .records(let r):
@@ -514,11 +547,47 @@ public struct CohortSQLCompiler {
             \(raw: source == .events ? "ae" : "ap") AS (
               SELECT m.practice_id, m.patient_id,
                 \(AnnotatedSQL(joining: columns, separator: ",\n    "))
-              FROM (
-                SELECT r.practice_id, r.patient_id, r.d, c.code_system, c.lists, c.rank
-                FROM \(recordsSubquery(source))
-              ) m
+              FROM \(source == .events && !spellLeaves.isEmpty ? "me" : recordsRelation(source)) m
               GROUP BY m.practice_id, m.patient_id
+            )
+            """
+    }
+
+    /// The records of `source` its conditions read, with their code's row: `(practice_id, patient_id, d,
+    /// code_system, lists, rank)`, and for events read by a spell, `value`.
+    func recordsRelation(_ source: RecordSource, withValue: Bool = false) -> AnnotatedSQL {
+        """
+        (
+            SELECT r.practice_id, r.patient_id, r.d, c.code_system, c.lists, c.rank\(raw: withValue ? ", r.value" : "")
+            FROM \(recordsSubquery(source, withValue: withValue))
+          )
+        """
+    }
+
+    /// `me`: the events the cohort's conditions read, read once, when spells
+    /// need them beside the aggregate (`ae` and every `spN` read it).
+    func eventRecordsCTE() -> AnnotatedSQL {
+        "me AS MATERIALIZED \(recordsRelation(.events, withValue: true))"
+    }
+
+    /// `spN`: per patient, the qualifying spell of a spell leaf (none: no row),
+    /// with its start, end, days so far and, for evidence, the largest key of its notes.
+    func spellCTE(_ leaf: Leaf, keyed: Bool) -> AnnotatedSQL {
+        guard case .spell(let q) = leaf.condition else { preconditionFailure("not a spell") }
+        let k = "condition \(leaf.number)"
+        let scale = 1 << Self.evidenceRankBits
+        var filter: AnnotatedSQL = "(m.lists & \(maskSQL(q.codeLists, k))) <> 0 AND m.d <= \(d)"
+        if let from = q.window.fromDaysBefore { filter = "\(filter) AND m.d >= \(daysBefore(from, "\(k): notes seen from D minus"))" }
+        let key: AnnotatedSQL = keyed ? ", (m.d - DATE '1970-01-01')::int8 * \(raw: String(scale)) + (\(raw: String(scale - 1)) - m.rank) AS k" : ""
+        let notes: AnnotatedSQL = "(SELECT m.practice_id, m.patient_id, m.d, m.value\(key) FROM me m WHERE \(filter))"
+        let values = SicknessSpells.SQLValues(
+            d: d, defaultCoverDays: int(q.defaultCoverDays, "\(k): a note's cover when its value is not 1 to 365 days"),
+            maxGapDays: int(q.maxGapDays, "\(k): the most days between a spell's cover and the next note"),
+            minSpellDays: int(q.minSpellDays, "\(k): the fewest days so far"),
+            maxDaysSinceEnd: int(q.maxDaysSinceEnd, "\(k): the most days before D the cover may have ended"))
+        return """
+            \(raw: Self.alias(leaf)) AS (
+            \(SicknessSpells.qualifyingSpellSQL(notes: notes, values, keyed: keyed))
             )
             """
     }
@@ -534,6 +603,8 @@ public struct CohortSQLCompiler {
                 sql = "(\(sql) AND coalesce(\(raw: a).l\(raw: k) - \(raw: a).f\(raw: k) >= \(int(span, "condition \(k): at least this many days between first and last")), false))"
             }
             return sql
+        case .spell:
+            return "(\(raw: a).patient_id IS NOT NULL)"
         case .latest(let l):
             let op = l.ties == .isInWins ? ">=" : ">"
             return "(\(raw: a).a\(raw: k) IS NOT NULL AND (\(raw: a).b\(raw: k) IS NULL OR \(raw: a).a\(raw: k) \(raw: op) \(raw: a).b\(raw: k)))"
@@ -566,7 +637,7 @@ public struct CohortSQLCompiler {
             let needsDates = r.minSpanDays != nil || (step != nil && r.source == .prescriptions)
             leaves.append(Leaf(number: leaves.count + 1, condition: c, needsDates: needsDates, evidenceStep: step))
             return leafHolds(leaves.last!)
-        case .latest:
+        case .latest, .spell:
             leaves.append(Leaf(number: leaves.count + 1, condition: c, needsDates: false, evidenceStep: step))
             return leafHolds(leaves.last!)
         case .previouslyInvited(let window):

@@ -200,6 +200,11 @@ public struct SQLEngine {
                     item.first = row.date("\(e)_first")
                     item.last = row.date("\(e)_last")
                 }
+                if spec.hasSpell {
+                    item.spellStart = row.date("\(e)_spell_start")
+                    item.spellEnd = row.date("\(e)_spell_end")
+                    item.spellDays = row.int("\(e)_spell_days")
+                }
                 evidence.append(item)
             }
             invitations.append(Invitation(practiceID: row.string("practice_id"), patientID: row.string("patient_id"), evidence: evidence))
