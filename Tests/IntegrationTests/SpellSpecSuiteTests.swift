@@ -158,3 +158,95 @@ struct SpellSpecSuiteTests {
         }
     }
 }
+
+/// The two engines on random fit-note chains whose dates, gaps and values
+/// cluster at the spell rule's edges: the same step and the same evidence for
+/// every patient, in the spells variant of the reference cohort's criterion 7
+/// (a spell, or an unemployment code), with parameters moved about.
+@Suite("Sickness spells: the SQL and in-memory engines agree on random chains", .enabled(if: TestDatabase.isAvailable))
+struct SpellPropertyTests {
+    static let cohortText = """
+        name: spell-property
+        version: "1"
+        description: A spell or an unemployment code.
+        parameters:
+          cover: 28
+          gap: 7
+          min_days: 90
+          since_end: 28
+          lookback: 400
+        criteria:
+          - id: out_of_work
+            label: A current spell or an unemployment code
+            include:
+              any_of:
+                - sickness_spell:
+                    codelists: [fit-notes]
+                    window: {from: D - lookback}
+                    default_cover_days: cover
+                    max_gap_days: gap
+                    min_spell_days: min_days
+                    max_days_since_end: since_end
+                - has_events: {codelists: [unemployment], window: {from: D - 60, to: D}}
+        """
+
+    /// A small deterministic generator (SplitMix64).
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
+        mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
+    }
+
+    @Test("same step and evidence for every patient", arguments: [
+        (UInt64(1), [String: Int]()), (UInt64(2), ["gap": 0, "min_days": 30]), (UInt64(3), ["cover": 1, "since_end": 0, "lookback": 120]),
+        (UInt64(4), ["gap": 30, "min_days": 200, "since_end": 60]),
+    ])
+    func agree(_ seed: UInt64, _ overrides: [String: Int]) throws {
+        let definition = try CohortParser.parse(data: Data(Self.cohortText.utf8), file: "spell-property.yaml")
+        let cohort = try CohortValidator.resolve(definition, overrides: overrides,
+                                                 codeLists: DirectoryCodeListSource(directory: try CodeListFixture.referenceDirectory()))
+        let d = LocalDate(year: 2025, month: 3, day: 1)!
+        var rng = Random(state: seed)
+        var x = ExtractFixture(practices: ["A1", "B2"].map { .init($0, extractDate: d.adding(days: 10)) })
+        let values: [String?] = [nil, "0", "1", "7", "14", "27", "28", "28.0", "28.5", "30", "56", "89", "90", "91", "120", "365", "366", "-3"]
+        for i in 0..<300 {
+            let practice = rng.pick(["A1", "B2"]), patient = "p\(i)"
+            x.add(.init(practiceID: practice, patientID: patient, yearOfBirth: 1980, monthOfBirth: 5, sex: "F", registrationStart: d.adding(days: -4000)))
+            // A chain: notes whose starts step by about their cover, plus or minus the gap's edges.
+            var start = d.adding(days: -rng.int(0...420))
+            for _ in 0..<rng.int(0...6) {
+                let value = rng.pick(values)
+                x.event(practice, patient, start, rng.pick(["9D11.", "9D1B."]), .read2, value: value)
+                let cover = FitNote.wholeDays(value) ?? cohort.parameters["cover"]!
+                start = start.adding(days: cover + rng.pick([-20, -1, 0, 1, 7, 8, 9, 31]))
+            }
+            if rng.int(0...9) == 0 { x.event(practice, patient, d.adding(days: -rng.int(55...65)), "13J3.", .read2) }
+        }
+        try TestDatabase.withSchema { db in
+            try x.write(to: db)
+            let oracle = CohortOracle(cohort: cohort, extract: x, indexDate: d, historyAsOf: 0)
+            let expectedSteps = oracle.steps(), expectedInvitations = oracle.invitations()
+            #expect(expectedInvitations.count > 20 && expectedInvitations.count < 280, "\(expectedInvitations.count) invited: the chains do not reach the edges")
+            for access in CohortQueryContext.RecordAccess.allCases {
+                let engine = SQLEngine(cohort: cohort, logger: TestDatabase.quietLogger)
+                let asOf = try ContactHistory.instant(db)
+                let steps = try engine.steps(on: db, indexDate: d, practices: nil, historyAsOf: asOf, recordAccess: access)
+                for (sql, mem) in zip(steps, expectedSteps) where sql != mem {
+                    Issue.record("\(access.rawValue): \(mem.practiceID)/\(mem.patientID): SQL step \(sql.leftAt), in-memory \(mem.leftAt)")
+                }
+                let evaluation = try engine.evaluate(on: db, indexDate: d, practices: nil, historyAsOf: asOf, recordAccess: access)
+                #expect(evaluation.invitations.count == expectedInvitations.count, "\(access.rawValue)")
+                for (sql, mem) in zip(evaluation.invitations, expectedInvitations) where sql != mem {
+                    Issue.record("\(access.rawValue): \(mem.practiceID)/\(mem.patientID): SQL evidence \(sql.evidence), in-memory \(mem.evidence)")
+                }
+            }
+        }
+    }
+}
