@@ -56,6 +56,7 @@ fi
 mkdir -p "$out"
 bold "$database"
 cohort=cohorts/chronic-pain-out-of-work.yaml
+spells=cohorts/chronic-pain-out-of-work-spells.yaml
 
 bold "1. A synthetic extract: 3 practices, 15,000 patients (nobody real)"
 step synth --out "$out/extract" --patients 15000 --practices 3 --seed 1
@@ -72,6 +73,17 @@ step cohort explain "$cohort"
 bold "5. Run it and issue the lists (one folder per practice)"
 step run "$cohort" --out "$out/run" --issue
 run_id=$(sed -n 's/^ *"run_id" *: *\([0-9][0-9]*\).*/\1/p' "$out/run/run.json" | head -1)
+
+bold "5b. The spells variant (criterion 7: a current sickness spell of 90 days or more, or an unemployment code), as a dry run"
+step run "$spells" --out "$out/run-spells" --dry-run
+bold "Letters per practice: the reference cohort against its spells variant"
+awk -F, 'FNR == 1 { file++; next }
+  # The last step of each practice is its invitees.
+  { if (file == 1) ref[$1] = $4; else sp[$1] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+  END {
+    printf "  %-10s %10s %10s %10s\n", "practice", "reference", "spells", "fewer"
+    for (i = 1; i <= n; i++) { p = order[i]; printf "  %-10s %10d %10d %10d\n", p, ref[p], sp[p], ref[p] - sp[p] }
+  }' "$out/run/yield.csv" "$out/run-spells/yield.csv"
 
 bold "6. Feedback from the practices (a sample made from the list: screened out, invited, declined, responded, ineligible, consented)"
 today=$(date +%F)
@@ -107,6 +119,7 @@ cat <<TXT
   extract           $out/extract/              $(count "$patients") patients, $(count "$events") events, $(count "$prescriptions") prescriptions (rows of patients.csv, events.csv, prescriptions.csv)
   invitation lists  $out/run/invitations.csv   $(count "$invited") people; one list per practice ($practices) in $out/run/practices/
   yield             $out/run/yield.csv         patients left after each criterion, per practice and in total (__total__)
+  spells variant    $out/run-spells/           the same, by the spells cohort (a dry run: nothing recorded)
   run record        $out/run/run.json          run $run_id: inputs, code lists, output hashes
   feedback          $out/feedback.csv          $(count "$feedback") rows imported
   audit trail       $out/audit.jsonl           $(count "$audited") entries exported (verify offline: recruit audit verify --file $out/audit.jsonl)
