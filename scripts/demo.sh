@@ -59,7 +59,7 @@ cohort=cohorts/chronic-pain-out-of-work.yaml
 spells=cohorts/chronic-pain-out-of-work-spells.yaml
 
 bold "1. A synthetic extract: 3 practices, 15,000 patients (nobody real)"
-step synth --out "$out/extract" --patients 15000 --practices 3 --seed 1
+step synth --out "$out/extract" --patients 15000 --practices 3 --seed 1 --truth "$out/truth.csv"
 
 bold "2. Load it: validated, streamed into PostgreSQL, all-or-nothing per practice"
 step load "$out/extract"
@@ -74,8 +74,9 @@ bold "5. Run it and issue the lists (one folder per practice)"
 step run "$cohort" --out "$out/run" --issue
 run_id=$(sed -n 's/^ *"run_id" *: *\([0-9][0-9]*\).*/\1/p' "$out/run/run.json" | head -1)
 
-bold "5b. The spells variant (criterion 7: a current sickness spell of 90 days or more, or an unemployment code), as a dry run"
-step run "$spells" --out "$out/run-spells" --dry-run
+bold "5b. The spells variant (criterion 7: a current sickness spell of 90 days or more, or an unemployment code), issued too so that its feedback can be compared (a study would issue one)"
+step run "$spells" --out "$out/run-spells" --issue
+spells_run_id=$(sed -n 's/^ *"run_id" *: *\([0-9][0-9]*\).*/\1/p' "$out/run-spells/run.json" | head -1)
 bold "Letters per practice: the reference cohort against its spells variant"
 awk -F, 'FNR == 1 { file++; next }
   # The last step of each practice is its invitees.
@@ -85,23 +86,37 @@ awk -F, 'FNR == 1 { file++; next }
     for (i = 1; i <= n; i++) { p = order[i]; printf "  %-10s %10d %10d %10d\n", p, ref[p], sp[p], ref[p] - sp[p] }
   }' "$out/run/yield.csv" "$out/run-spells/yield.csv"
 
-bold "6. Feedback from the practices (a sample made from the list: screened out, invited, declined, responded, ineligible, consented)"
+bold "6. Feedback from the practices, simulated from each synthetic person's true work status ($out/truth.csv, which recruit never reads)"
 today=$(date +%F)
-awk -F, -v run="$run_id" -v d="$today" 'BEGIN { OFS = ","; print "practice_id,patient_id,run_id,outcome,date,reason" }
-  NR == 1 { next }
-  {
-    n = NR - 1; p = $1; id = $2
-    if (n % 10 == 0) { print p, id, run, "screened_out", d, "recent bereavement"; next }
-    print p, id, run, "invited", d, ""
-    if (n % 10 == 1) print p, id, run, "declined", d, ""
-    else if (n % 10 == 2 || n % 10 == 3) { print p, id, run, "responded", d, ""; print p, id, run, "ineligible", d, (n % 10 == 2 ? "in_work" : "off_sick_with_job") }
-    else if (n % 10 == 4) { print p, id, run, "responded", d, ""; print p, id, run, "consented", d, "" }
-  }' "$out/run/invitations.csv" > "$out/feedback.csv"
+# One feedback file per run: the GP screens out every 10th invitee; the rest are
+# invited; people in work or off sick with a job who reply are found ineligible
+# for that reason; people out of work reply and mostly consent.
+feedback() {  # RUN_ID INVITATIONS_CSV
+  awk -F, -v run="$1" -v d="$today" 'BEGIN { OFS = "," }
+    FNR == 1 { file++; if (file == 2) print "practice_id,patient_id,run_id,outcome,date,reason"; next }
+    file == 1 { status[$2 "," $1] = $3; next }
+    {
+      n = FNR - 1; p = $1; id = $2; w = status[p "," id]
+      if (n % 10 == 0) { print p, id, run, "screened_out", d, "recent bereavement"; next }
+      print p, id, run, "invited", d, ""
+      if (n % 3 == 0) next  # no reply
+      if (w == "in_work" || w == "off_sick_with_job") { print p, id, run, "responded", d, ""; print p, id, run, "ineligible", d, w }
+      else if (w == "out_of_work") { print p, id, run, "responded", d, ""; if (n % 4 != 1) print p, id, run, "consented", d, "" }
+      else print p, id, run, "declined", d, ""
+    }' "$out/truth.csv" "$2"
+}
+feedback "$run_id" "$out/run/invitations.csv" > "$out/feedback.csv"
+feedback "$spells_run_id" "$out/run-spells/invitations.csv" > "$out/feedback-spells.csv"
 step feedback import "$out/feedback.csv"
+step feedback import "$out/feedback-spells.csv"
+
+bold "6b. Which out-of-work proxy sends fewer letters to people in work: outcomes by the evidence that admitted each invitee"
+step report proxy --cohort chronic-pain-out-of-work
+step report proxy --cohort chronic-pain-out-of-work-spells
 
 bold "7. Yields for the research team (small numbers suppressed)"
-bold "\$ recruit report yields --out $out/report"
-"$recruit" report yields --out "$out/report" | tee "$log"  # its summary ends the demo too
+bold "\$ recruit report yields --cohort chronic-pain-out-of-work --out $out/report"
+"$recruit" report yields --cohort chronic-pain-out-of-work --out "$out/report" | tee "$log"  # its summary ends the demo too
 
 bold "8. The audit trail: verified, and exported for offline checking"
 step audit verify
@@ -119,11 +134,11 @@ cat <<TXT
   extract           $out/extract/              $(count "$patients") patients, $(count "$events") events, $(count "$prescriptions") prescriptions (rows of patients.csv, events.csv, prescriptions.csv)
   invitation lists  $out/run/invitations.csv   $(count "$invited") people; one list per practice ($practices) in $out/run/practices/
   yield             $out/run/yield.csv         patients left after each criterion, per practice and in total (__total__)
-  spells variant    $out/run-spells/           the same, by the spells cohort (a dry run: nothing recorded)
+  spells variant    $out/run-spells/           the same, by the spells cohort (run $spells_run_id, issued to compare the proxies)
   run record        $out/run/run.json          run $run_id: inputs, code lists, output hashes
-  feedback          $out/feedback.csv          $(count "$feedback") rows imported
+  feedback          $out/feedback.csv          $(count "$feedback") rows imported (and $out/feedback-spells.csv), simulated from $out/truth.csv
   audit trail       $out/audit.jsonl           $(count "$audited") entries exported (verify offline: recruit audit verify --file $out/audit.jsonl)
-  report            $out/report/               report.html, with attrition.csv, funnel.csv, yields.json
+  report            $out/report/               report.html, with attrition.csv, funnel.csv, proxy.csv, yields.json
 TXT
 if [ "$embedded" = false ]; then
   echo

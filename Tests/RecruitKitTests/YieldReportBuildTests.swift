@@ -47,7 +47,116 @@ import Testing
         try builder.addAttrition()
         builder.addFunnel()
         builder.addPractices()
+        try builder.addProxy()
         return builder.table
+    }
+
+    /// `d` with its invitees split into proxy classes: a few by unemployment
+    /// code (small counts), the rest between spells and fit notes.
+    static func withProxy(_ d: YieldData, unemploymentShare: Int = 40) -> YieldData {
+        var d = d
+        var total: [FunnelMeasure: Int] = [:]
+        for run in d.runs {
+            for (key, counts) in d.outcomes where key.runID == run.id {
+                for (m, n) in counts { total[m, default: 0] += n }
+                total[.eligible, default: 0] += d.steps.last { $0.runID == run.id && $0.practiceID == key.practiceID }!.remaining
+            }
+        }
+        total[.ineligibleWorking] = (total[.ineligibleInWork] ?? 0) + (total[.ineligibleOffSickWithJob] ?? 0)
+        // Split each measure so that every row's own relations still hold: take whole "people" from the leaves.
+        var spell: [FunnelMeasure: Int] = [:], unemployment: [FunnelMeasure: Int] = [:], fit: [FunnelMeasure: Int] = [:]
+        for m in FunnelMeasure.allCases {
+            let n = total[m] ?? 0
+            unemployment[m] = n / unemploymentShare
+            spell[m] = (n - n / unemploymentShare) / 3
+            fit[m] = n - unemployment[m]! - spell[m]!
+        }
+        func fix(_ r: inout [FunnelMeasure: Int]) {
+            r[.ineligibleWorking] = r[.ineligibleInWork]! + r[.ineligibleOffSickWithJob]!
+            r[.ineligible] = r[.ineligibleWorking]! + r[.ineligibleNotChronicPain]! + r[.ineligibleOther]! + r[.ineligibleReasonNotRecorded]!
+            r[.responded] = r[.ineligible]! + r[.screenedEligible]!
+        }
+        fix(&spell); fix(&unemployment)
+        for m in FunnelMeasure.allCases { fit[m] = (total[m] ?? 0) - spell[m]! - unemployment[m]! }
+        d.proxy = .init(criterion: "out_of_work", label: "Out-of-work proxy",
+                        counts: [.spell: spell, .codeList(ProxyClass.unemployment): unemployment, .codeList(ProxyClass.fitNotes): fit])
+        return d
+    }
+
+    @Test("proxy table: the classes add up to the funnel total, and no ≤7 count of a class can be narrowed below 3 values")
+    func proxyProtected() throws {
+        for (practices, share) in [(1, 40), (3, 25), (20, 200)] {
+            let d = Self.withProxy(Self.data(practices: practices, runs: 2, seed: UInt64(practices)), unemploymentShare: share)
+            let t = try Self.table(d)
+            let p = SmallNumberSuppression().protect(t)
+            #expect(p.unresolved.isEmpty)
+            var small = 0
+            for i in 0..<t.count where t.names[i].hasPrefix("proxy ") {
+                let cell = DisclosureTable.Cell(index: i)
+                #expect(p.readerRange(cell).contains(t.values[i]))
+                if (1...7).contains(t.values[i]) {
+                    small += 1
+                    #expect((p.readerRange(cell).count ?? 99) >= 3, "\(t.names[i])")
+                }
+            }
+            #expect(small > 0, "the case has small proxy counts to protect")
+            // The suppression knows that the classes add up to the funnel's total, measure by measure.
+            for m in FunnelMeasure.allCases {
+                let total = try #require(t.cell(named: "funnel __total__ all \(m.rawValue)"))
+                let parts = Set(["spell", "list:fit-notes", "list:unemployment"].compactMap { t.cell(named: "proxy \($0) \(m.rawValue)") })
+                #expect(parts.count == 3)
+                #expect(t.relations.contains { $0.total == total && Set($0.parts) == parts }, "\(m.rawValue): no relation to the total")
+            }
+            let again = DisclosureAudit.readerRanges(of: t, published: p.published, rates: p.rates, zeroPossible: p.zeroPossible)
+            #expect(again == p.readerRanges)
+
+            let report = try YieldReport.build(from: d, suppression: .init())
+            let proxy = try #require(report.proxy)
+            #expect(proxy.rows.map(\.proxy) == ["spell", "list:fit-notes", "list:unemployment", YieldReport.total])
+            // The total row is the funnel's.
+            let all = try #require(report.funnelRow(YieldReport.total, YieldReport.allMonths))
+            #expect(proxy.total?.counts == all.counts)
+            Self.expectNotRecoverable(proxy)
+            let csv = report.proxyCSV.split(separator: "\n").map(String.init)
+            #expect(csv.count == 5)
+            #expect(csv[0].hasPrefix("criterion,proxy,label,eligible,"))
+            #expect(csv[4].hasPrefix("out_of_work,__total__,All invitees,"))
+        }
+    }
+
+    /// A reader's arithmetic on the printed proxy table alone: for each
+    /// measure, a ≤7 count of a class lies within the total minus the other
+    /// classes; that must leave it at least 3 possible values.
+    static func expectNotRecoverable(_ proxy: YieldReport.ProxySection) {
+        func range(_ c: PublishedCount) -> (Int, Int?) {
+            switch c {
+            case .exact(let n): return (n, n)
+            case .rounded(0): return (0, 0)
+            case .rounded(let n): return (max(8, n - 2), n + 2)
+            case .small: return (1, 7)
+            case .secondary: return (8, nil)
+            }
+        }
+        guard let total = proxy.total else { Issue.record("no total row"); return }
+        let classes = proxy.rows.filter { $0.proxy != YieldReport.total }
+        for m in FunnelMeasure.allCases {
+            let (tLow, tHigh) = range(total[m])
+            for (i, row) in classes.enumerated() where row[m] == .small {
+                let others = classes.indices.filter { $0 != i }.map { range(classes[$0][m]) }
+                let othersLow = others.reduce(0) { $0 + $1.0 }
+                let othersHigh = others.reduce(Optional(0)) { a, r in a.flatMap { a in r.1.map { a + $0 } } }
+                let low = max(1, othersHigh.map { tLow - $0 } ?? 1)
+                let high = min(7, tHigh.map { $0 - othersLow } ?? 7)
+                #expect(high - low + 1 >= 3, "\(row.proxy) \(m.rawValue): the total leaves \(low)…\(high)")
+            }
+        }
+    }
+
+    @Test("proxy classes that do not add up to the funnel are refused, not published")
+    func proxyMismatchRefused() throws {
+        var d = Self.withProxy(Self.data(practices: 2, runs: 1))
+        d.proxy!.counts[.spell]![.eligible]! += 1
+        #expect(throws: RecruitError.self) { try YieldReport.build(from: d, suppression: .init()) }
     }
 
     @Test("120 practices × 3 runs: every ≤7 keeps at least 3 possible values, every range holds the truth")

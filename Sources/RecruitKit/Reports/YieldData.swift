@@ -9,12 +9,20 @@ public struct YieldSelection: Sendable, Hashable {
     public var runIDs: [Int]
     /// Only issued runs with an index date on or after this day.
     public var since: LocalDate?
+    /// The criterion whose evidence says why an invitee counted as out of
+    /// work (the proxy report groups outcomes by it); ignored when no run has it.
+    public var proxyCriterion: String
 
-    public init(cohort: String? = nil, runIDs: [Int] = [], since: LocalDate? = nil) {
+    public init(cohort: String? = nil, runIDs: [Int] = [], since: LocalDate? = nil,
+                proxyCriterion: String = YieldSelection.defaultProxyCriterion) {
         self.cohort = cohort
         self.runIDs = runIDs
         self.since = since
+        self.proxyCriterion = proxyCriterion
     }
+
+    /// The reference cohort's out-of-work criterion (criterion 7).
+    public static let defaultProxyCriterion = "out_of_work"
 }
 
 /// The unrounded counts a yield report is made from, read from the database.
@@ -57,6 +65,19 @@ public struct YieldData: Sendable {
     public var steps: [Step]
     /// Outcome counts per run and practice (`FunnelMeasure` raw values; eligible comes from the steps).
     public var outcomes: [RunPractice: [FunnelMeasure: Int]]
+    /// The invitees' outcomes by the evidence of the proxy criterion, or nil
+    /// when no selected run has that criterion.
+    public var proxy: ProxyCounts?
+
+    /// Every invitee of the selected runs (the practices they still cover),
+    /// grouped by the kind of evidence that admitted them through one criterion.
+    public struct ProxyCounts: Sendable, Hashable {
+        /// The criterion's id and its label (from the latest run's yield).
+        public var criterion: String
+        public var label: String
+        /// By evidence class: the funnel counts of its invitees (eligible: how many).
+        public var counts: [ProxyClass: [FunnelMeasure: Int]]
+    }
 
     public struct RunPractice: Hashable, Sendable {
         public var runID: Int
@@ -98,7 +119,9 @@ extension YieldData {
                 outcomes[RunPractice(runID: row.int("run_id")!, practiceID: row.string("practice_id"))] = counts
             }
             try checkChains(steps)
-            return YieldData(cohortName: runs[0].cohortName, runs: runs, steps: steps, outcomes: outcomes)
+            let proxy = try proxyCounts(connection, runIDs: ids, criterion: selection.proxyCriterion,
+                                        label: steps.last { $0.criterion == selection.proxyCriterion }?.label)
+            return YieldData(cohortName: runs[0].cohortName, runs: runs, steps: steps, outcomes: outcomes, proxy: proxy)
         }
     }
 
@@ -150,6 +173,40 @@ extension YieldData {
                            String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
                        })
         }
+    }
+
+    /// The invitees of `runIDs` (practices not superseded) counted by funnel
+    /// stage and by the class of their evidence for `criterion`: a sickness
+    /// spell when the evidence has a spell, else the code list (of those the
+    /// run recorded) that holds the evidence's code, the first by name if
+    /// several do. nil when no run has the criterion (`label` nil).
+    static func proxyCounts(_ connection: Connection, runIDs: [Int], criterion: String, label: String?) throws -> ProxyCounts? {
+        guard let label else { return nil }
+        let measures = FunnelMeasure.allCases.filter { $0 != .eligible }
+        let counts = SQL(joining: measures.map { "count(*) FILTER (WHERE v.\(unsafeRaw: $0.rawValue)) AS \(unsafeRaw: $0.rawValue)" }, separator: ", ")
+        let rows = try connection.query("""
+            SELECT c.spell, c.list, count(*) AS eligible, \(counts)
+            FROM report_invitee_outcomes v
+            JOIN runs r ON r.run_id = v.run_id
+            CROSS JOIN LATERAL (SELECT v.evidence -> \(criterion)::text AS e) x
+            CROSS JOIN LATERAL (
+              SELECT x.e ->> 'spell_start' IS NOT NULL AS spell,
+                     (SELECT min(l.name COLLATE "C")
+                      FROM jsonb_to_recordset(r.codelists) AS l(name text, codelist_version_id bigint)
+                      JOIN codelist_codes cc ON cc.codelist_version_id = l.codelist_version_id
+                      WHERE cc.code_system = x.e ->> 'code_system' AND cc.code = x.e ->> 'code') AS list
+            ) c
+            WHERE v.run_id = ANY(\(runIDs))
+              AND NOT EXISTS (SELECT 1 FROM run_practices rp WHERE rp.run_id = v.run_id AND rp.practice_id = v.practice_id
+                                AND rp.superseded_by_run_id IS NOT NULL)
+            GROUP BY c.spell, c.list
+            """)
+        var out: [ProxyClass: [FunnelMeasure: Int]] = [:]
+        for row in rows {
+            let cls: ProxyClass = row.bool("spell") == true ? .spell : row["list"].map { .codeList($0) } ?? .other
+            for m in FunnelMeasure.allCases { out[cls, default: [:]][m, default: 0] += row.int(m.rawValue) ?? 0 }
+        }
+        return ProxyCounts(criterion: criterion, label: label, counts: out)
     }
 
     /// Whether each criterion includes or excludes, from the stored cohort

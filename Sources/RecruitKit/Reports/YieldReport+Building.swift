@@ -20,6 +20,7 @@ extension YieldReport {
         try builder.addAttrition()
         builder.addFunnel()
         builder.addPractices()
+        try builder.addProxy()
         let protected = suppression.map { $0.protect(builder.table) } ?? SmallNumberSuppression.unsuppressed(builder.table)
         guard protected.unresolved.isEmpty else {
             throw RecruitError.refused("small-number suppression could not protect \(protected.unresolved.count) count(s) of the report "
@@ -60,6 +61,8 @@ extension YieldReport {
             var ratio: Int
         }
         var practiceCells: [PracticeCells] = []
+        /// The proxy table's rows: by class, then the total (the funnel's cells).
+        var proxyRows: [(proxy: String, label: String, cells: [FunnelMeasure: Cell], ratios: [FunnelRate: Int])] = []
         var denominator = Denominator(step: 0, label: "")
 
         init(data: YieldData) {
@@ -167,9 +170,17 @@ extension YieldReport {
         }
 
         mutating func addFunnelRow(_ practice: String, _ month: String, counts: [FunnelMeasure: Int], margin: Bool) -> [FunnelMeasure: Cell] {
+            let (cells, ratios) = addMeasureRow("funnel \(practice) \(month)", counts: counts, margin: margin)
+            funnelCells[practice, default: [:]][month] = cells
+            funnelRatios[practice, default: [:]][month] = ratios
+            return cells
+        }
+
+        /// One row of funnel measures: its cells, the relations within it, and its printed rates.
+        mutating func addMeasureRow(_ name: String, counts: [FunnelMeasure: Int], margin: Bool) -> ([FunnelMeasure: Cell], [FunnelRate: Int]) {
             var cells: [FunnelMeasure: Cell] = [:]
             for m in FunnelMeasure.allCases {
-                cells[m] = table.add(counts[m] ?? 0, name: "funnel \(practice) \(month) \(m.rawValue)", isMargin: margin)
+                cells[m] = table.add(counts[m] ?? 0, name: "\(name) \(m.rawValue)", isMargin: margin)
             }
             for (total, parts) in FunnelMeasure.rowRelations {
                 table.relate(total: cells[total]!, parts: parts.map { cells[$0]! })
@@ -179,9 +190,35 @@ extension YieldReport {
                 ratios[r] = table.ratios.count
                 table.publishRatio(cells[r.numerator]!, over: cells[r.denominator]!, format: .percent)
             }
-            funnelCells[practice, default: [:]][month] = cells
-            funnelRatios[practice, default: [:]][month] = ratios
-            return cells
+            return (cells, ratios)
+        }
+
+        // MARK: Proxy
+
+        /// The invitees' outcomes by the evidence that admitted them. The
+        /// classes add up to the funnel's all-months total, cell by cell: that
+        /// relation is part of the table, so a suppressed count cannot be
+        /// recovered from the total and the other classes.
+        mutating func addProxy() throws {
+            guard let proxy = data.proxy, let all = funnelCells[YieldReport.total]?[YieldReport.allMonths],
+                  let allRatios = funnelRatios[YieldReport.total]?[YieldReport.allMonths] else { return }
+            for m in FunnelMeasure.allCases {
+                let sum = proxy.counts.values.reduce(0) { $0 + ($1[m] ?? 0) }
+                guard sum == table.value(all[m]!) else {
+                    throw RecruitError.refused("the invitees' evidence for \(proxy.criterion) counts \(sum) as \(m.rawValue), the funnel \(table.value(all[m]!)): "
+                                               + "the runs' lists and yields disagree; nothing was written")
+                }
+            }
+            var classRows: [[FunnelMeasure: Cell]] = []
+            for cls in proxy.counts.keys.sorted() {
+                let (cells, ratios) = addMeasureRow("proxy \(cls.key)", counts: proxy.counts[cls]!, margin: false)
+                proxyRows.append((cls.key, cls.label, cells, ratios))
+                classRows.append(cells)
+            }
+            for m in FunnelMeasure.allCases where !classRows.isEmpty {
+                table.relate(total: all[m]!, parts: classRows.map { $0[m]! })
+            }
+            proxyRows.append((YieldReport.total, "All invitees", all, allRatios))
         }
 
         // MARK: Practices
@@ -264,6 +301,13 @@ extension YieldReport {
                              StepFacts(step: k, criterion: info.criterion, label: info.label, effect: k == 0 ? nil : r.effects[info.criterion])
                          })
             }
+            let proxy = data.proxy.map { counts in
+                ProxySection(criterion: counts.criterion, label: counts.label, rows: proxyRows.map { row in
+                    ProxyRow(proxy: row.proxy, label: row.label,
+                             counts: Dictionary(uniqueKeysWithValues: row.cells.map { ($0.rawValue, p[$1]) }),
+                             rates: row.ratios.reduce(into: [String: String?]()) { $0[$1.key.rawValue] = .some(p.rate($1.value)) })
+                })
+            }
             var versions: [String] = []
             for r in data.runs where !versions.contains(r.cohortVersion) { versions.append(r.cohortVersion) }
             let rule = suppression.map(\.statement)
@@ -272,7 +316,8 @@ extension YieldReport {
                 cohortName: data.cohortName, cohortVersions: versions,
                 generatedAt: YieldReport.timestamp(generatedAt), toolVersion: ToolInfo.version,
                 suppression: Suppression(applied: suppression != nil, rule: rule, smallCounts: p.smallCount, secondaryCounts: p.secondaryCount),
-                denominator: denominator, months: months, runs: runs, attrition: attrition, funnel: funnel, practices: practices)
+                denominator: denominator, months: months, runs: runs, attrition: attrition, funnel: funnel, practices: practices,
+                proxy: proxyRows.isEmpty ? nil : proxy)
         }
     }
 

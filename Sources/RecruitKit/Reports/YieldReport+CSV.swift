@@ -21,6 +21,21 @@ extension YieldReport {
         return out
     }
 
+    /// `proxy.csv`: `criterion,proxy,label`, then every ``FunnelMeasure`` and
+    /// every ``FunnelRate``; one row per kind of evidence, then `__total__`.
+    /// Only the header when no run has the proxy criterion.
+    public var proxyCSV: String {
+        var out = (["criterion", "proxy", "label"] + FunnelMeasure.allCases.map(\.rawValue) + FunnelRate.allCases.map(\.rawValue))
+            .joined(separator: ",") + "\n"
+        guard let proxy else { return out }
+        for row in proxy.rows {
+            let fields = [proxy.criterion, row.proxy, row.label] + FunnelMeasure.allCases.map { row[$0].text }
+                + FunnelRate.allCases.map { row.rate($0) ?? "" }
+            out += fields.map(Self.csvField).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
     /// RFC 4180 quoting where needed.
     static func csvField(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }

@@ -95,6 +95,32 @@ public struct YieldReport: Codable, Sendable {
         }
     }
 
+    /// Outcomes by the out-of-work evidence that admitted the invitees: every
+    /// selected run and practice pooled, one row per kind of evidence and a
+    /// total row (``YieldReport/total``), which is the funnel's all-months total.
+    public struct ProxySection: Codable, Sendable, Hashable {
+        /// The criterion whose evidence is read, and its label.
+        public var criterion: String
+        public var label: String
+        public var rows: [ProxyRow]
+
+        /// The total row.
+        public var total: ProxyRow? { rows.first { $0.proxy == YieldReport.total } }
+    }
+
+    public struct ProxyRow: Codable, Sendable, Hashable {
+        /// ``ProxyClass/key``, or `__total__`.
+        public var proxy: String
+        public var label: String
+        /// By ``FunnelMeasure`` raw value (eligible: the invitees of the class).
+        public var counts: [String: PublishedCount]
+        /// By ``FunnelRate`` raw value: the percentage's text, or nil where not shown.
+        public var rates: [String: String?]
+
+        public subscript(_ m: FunnelMeasure) -> PublishedCount { counts[m.rawValue] ?? .small }
+        public func rate(_ r: FunnelRate) -> String? { rates[r.rawValue] ?? nil }
+    }
+
     public struct Suppression: Codable, Sendable, Hashable {
         /// false: `--no-suppression` (for use inside the practice only).
         public var applied: Bool
@@ -127,10 +153,12 @@ public struct YieldReport: Codable, Sendable {
     public var attrition: [AttritionRow]
     public var funnel: [FunnelRow]
     public var practices: [PracticeRow]
+    /// nil when no selected run has the proxy criterion.
+    public var proxy: ProxySection?
 
     enum CodingKeys: String, CodingKey {
         case cohortName = "cohort_name", cohortVersions = "cohort_versions", generatedAt = "generated_at"
-        case toolVersion = "tool_version", suppression, denominator, months, runs, attrition, funnel, practices
+        case toolVersion = "tool_version", suppression, denominator, months, runs, attrition, funnel, practices, proxy
     }
 
     /// The funnel row for a practice and month.

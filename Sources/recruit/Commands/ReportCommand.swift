@@ -7,14 +7,14 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Reports for research teams, with small numbers suppressed.",
-        subcommands: [Yields.self]
+        subcommands: [Yields.self, Proxy.self]
     )
 
     struct Yields: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the yield report of a cohort's runs: attrition, yield by practice, recruitment funnel and trend.",
             discussion: """
-                Writes DIR/attrition.csv, DIR/funnel.csv, DIR/yields.json and DIR/report.html (one self-contained page: \
+                Writes DIR/attrition.csv, DIR/funnel.csv, DIR/proxy.csv (outcomes by out-of-work evidence: see report proxy), DIR/yields.json and DIR/report.html (one self-contained page: \
                 no scripts, nothing fetched, printable). By default it covers every issued run of the cohort.
 
                 Small-number suppression is on: counts from 1 to 7 are shown as ≤7, every other count is rounded to the \
@@ -27,40 +27,22 @@ struct ReportCommand: ParsableCommand {
         )
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup var selection: ReportSelectionOptions
 
-        @Option(help: ArgumentHelp("The cohort's name (default: the one cohort file in ./cohorts, else the one cohort with issued runs).", valueName: "name"))
-        var cohort: String?
-
-        @Option(parsing: .upToNextOption, help: ArgumentHelp("Report these runs only (drafts too), instead of every issued run.", valueName: "run-id"))
-        var runs: [Int] = []
-
-        @Option(help: ArgumentHelp("Only issued runs with an index date on or after this day (YYYY-MM-DD).", valueName: "date"))
-        var since: String?
-
-        @Option(help: ArgumentHelp("The folder to write the four files to (created if missing).", valueName: "dir"))
+        @Option(help: ArgumentHelp("The folder to write the five files to (created if missing).", valueName: "dir"))
         var out: String
 
-        @Flag(help: "Write exact counts, without small-number suppression: for use inside the practice only (recorded in the audit trail).")
-        var noSuppression = false
-
-        @Flag(help: "Print the result as one JSON object.")
-        var json = false
-
         func validate() throws {
-            if !runs.isEmpty && since != nil { throw ValidationError("--runs and --since cannot be used together") }
-            if let since, LocalDate(iso: since) == nil { throw ValidationError("--since must be a date as YYYY-MM-DD, got '\(since)'") }
-            if let bad = runs.first(where: { $0 <= 0 }) { throw ValidationError("--runs takes run ids (positive numbers), got \(bad)") }
             if out.isEmpty { throw ValidationError("--out needs a folder") }
         }
 
         func run() throws {
             let db = try global.openDatabase()
             defer { db.close() }
-            let selection = YieldSelection(cohort: cohort, runIDs: runs, since: since.flatMap { LocalDate(iso: $0) })
             let (report, result) = try YieldReportExporter.export(
-                database: db, selection: selection, outDirectory: URL(fileURLWithPath: out),
-                suppression: noSuppression ? nil : SmallNumberSuppression(), logger: global.logger)
-            if json {
+                database: db, selection: selection.selection, outDirectory: URL(fileURLWithPath: out),
+                suppression: selection.suppression, logger: global.logger)
+            if selection.json {
                 try Output.json(result)
                 return
             }
@@ -80,11 +62,7 @@ struct ReportCommand: ParsableCommand {
             let practices = report.practices.filter { $0.practiceID != YieldReport.total }.count
             let first = report.runs.first?.indexDate ?? "", last = report.runs.last?.indexDate ?? ""
             Output.line("Yield report for \(report.cohortName): \(report.runs.count) run(s), index dates \(first == last ? first : "\(first) to \(last)"), \(practices) practice(s).")
-            if report.suppression.applied {
-                Output.line("Suppression: on. \(report.suppression.smallCounts) counts shown as ≤7, \(report.suppression.secondaryCounts) as * (the report states the rule).")
-            } else {
-                Output.line("Suppression: OFF. Exact counts, for use inside the practice only (recorded in the audit trail).")
-            }
+            printSuppression(report)
             Output.line()
             let header = ["", "Eligible", "Invited", "Responded", "Consented"]
             var rows: [[String]] = []
@@ -107,8 +85,125 @@ struct ReportCommand: ParsableCommand {
             }
             Output.line()
             Output.line("Audit entry \(result.auditEntryID) (report.export) records the files' SHA-256.")
-            Output.line("Files: " + YieldReportExporter.fileNames.dropLast().map { "\(result.outDirectory)/\($0)" }.joined(separator: ", "))
-            Output.line("Report: \(result.outDirectory)/report.html")
+            let dir = result.outDirectory ?? out
+            Output.line("Files: " + YieldReportExporter.fileNames.dropLast().map { "\(dir)/\($0)" }.joined(separator: ", "))
+            Output.line("Report: \(dir)/report.html")
         }
     }
+
+    struct Proxy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the invitees' outcomes by the out-of-work evidence that admitted them: which proxy sends fewer letters to people in work.",
+            discussion: """
+                For the issued runs of a cohort (or --runs), every invitee counted once by the evidence the run stored for the \
+                out-of-work criterion (--criterion, default out_of_work): a current sickness spell, a fit note, an unemployment \
+                code (or another code list the criterion uses). For each: how many were invited, responded, were found in work or \
+                off sick with a job, were eligible on screening and consented, from the feedback practices imported.
+
+                The counts are those of `recruit report yields` (the same table, the same small-number suppression); --out DIR \
+                also writes DIR/proxy.csv. Every use is recorded in the audit trail (action report.export, report proxy).
+
+                Exit codes: 0 shown; 1 refused (unknown run, runs of several cohorts, nothing to report, no run with the \
+                criterion); 2 usage or environment.
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var selection: ReportSelectionOptions
+
+        @Option(help: ArgumentHelp("The out-of-work criterion whose evidence is read.", valueName: "id"))
+        var criterion = YieldSelection.defaultProxyCriterion
+
+        @Option(help: ArgumentHelp("Also write proxy.csv to this folder (created if missing).", valueName: "dir"))
+        var out: String?
+
+        func validate() throws {
+            if out?.isEmpty == true { throw ValidationError("--out needs a folder") }
+            if criterion.isEmpty { throw ValidationError("--criterion needs a criterion id") }
+        }
+
+        func run() throws {
+            let db = try global.openDatabase()
+            defer { db.close() }
+            var choice = selection.selection
+            choice.proxyCriterion = criterion
+            let (report, result) = try YieldReportExporter.export(
+                database: db, selection: choice, kind: .proxy, outDirectory: out.map { URL(fileURLWithPath: $0) },
+                suppression: selection.suppression, logger: global.logger)
+            guard let proxy = report.proxy else { return }  // the exporter refuses a selection without the criterion
+            if selection.json {
+                try Output.json(ProxyOutput(cohort: report.cohortName, runIDs: result.runIDs, suppression: report.suppression,
+                                            proxy: proxy, files: result.files, auditEntryID: result.auditEntryID))
+                return
+            }
+            let first = report.runs.first?.indexDate ?? "", last = report.runs.last?.indexDate ?? ""
+            Output.line("Outcomes by out-of-work evidence for \(report.cohortName): \(report.runs.count) run(s), "
+                        + "\(first == last ? "index date \(first)" : "index dates \(first) to \(last)"); criterion \(proxy.criterion) (\(proxy.label)).")
+            printSuppression(report)
+            Output.line()
+            let columns: [(FunnelMeasure, String)] = [
+                (.eligible, "Invitees"), (.invited, "Invited"), (.responded, "Responded"), (.ineligibleInWork, "In work"),
+                (.ineligibleOffSickWithJob, "Off sick, job"), (.screenedEligible, "Eligible"), (.consented, "Consented"),
+            ]
+            let rates: [(FunnelRate, String)] = [(.workingOfResponded, "% working"), (.consentedOfResponded, "% consented")]
+            Output.table(header: ["Evidence"] + columns.map(\.1) + rates.map(\.1), rows: proxy.rows.map { row in
+                [row.label] + columns.map { row[$0.0].text } + rates.map { row.rate($0.0) ?? "–" }
+            }, leftAligned: 0)
+            Output.line()
+            Output.line("% working: of responders, those found in work or off sick with a job. Eligible: eligible on screening.")
+            Output.line("Audit entry \(result.auditEntryID) (report.export) records this report.")
+            if let dir = result.outDirectory { Output.line("File: \(dir)/proxy.csv") }
+        }
+
+        struct ProxyOutput: Encodable {
+            var cohort: String
+            var runIDs: [Int]
+            var suppression: YieldReport.Suppression
+            var proxy: YieldReport.ProxySection
+            var files: [String: String]
+            var auditEntryID: Int
+
+            enum CodingKeys: String, CodingKey {
+                case cohort, runIDs = "run_ids", suppression, proxy, files, auditEntryID = "audit_entry_id"
+            }
+        }
+    }
+
+    static func printSuppression(_ report: YieldReport) {
+        if report.suppression.applied {
+            Output.line("Suppression: on. \(report.suppression.smallCounts) counts shown as ≤7, \(report.suppression.secondaryCounts) as * (the report states the rule).")
+        } else {
+            Output.line("Suppression: OFF. Exact counts, for use inside the practice only (recorded in the audit trail).")
+        }
+    }
+}
+
+/// Which runs a report covers, and how its counts are protected.
+struct ReportSelectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The cohort's name (default: the one cohort file in ./cohorts, else the one cohort with issued runs).", valueName: "name"))
+    var cohort: String?
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Report these runs only (drafts too), instead of every issued run.", valueName: "run-id"))
+    var runs: [Int] = []
+
+    @Option(help: ArgumentHelp("Only issued runs with an index date on or after this day (YYYY-MM-DD).", valueName: "date"))
+    var since: String?
+
+    @Flag(help: "Exact counts, without small-number suppression: for use inside the practice only (recorded in the audit trail).")
+    var noSuppression = false
+
+    @Flag(help: "Print the result as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        if !runs.isEmpty && since != nil { throw ValidationError("--runs and --since cannot be used together") }
+        if let since, LocalDate(iso: since) == nil { throw ValidationError("--since must be a date as YYYY-MM-DD, got '\(since)'") }
+        if let bad = runs.first(where: { $0 <= 0 }) { throw ValidationError("--runs takes run ids (positive numbers), got \(bad)") }
+    }
+
+    var selection: YieldSelection {
+        YieldSelection(cohort: cohort, runIDs: runs, since: since.flatMap { LocalDate(iso: $0) })
+    }
+
+    var suppression: SmallNumberSuppression? { noSuppression ? nil : SmallNumberSuppression() }
 }

@@ -32,6 +32,7 @@ struct HTMLPage {
         out += attrition()
         out += practices()
         out += funnel()
+        out += proxy()
         out += trend()
         out += facts()
         out += "</body>\n</html>\n"
@@ -215,6 +216,36 @@ struct HTMLPage {
             """
     }
 
+    // MARK: Proxy
+
+    /// Outcomes by the out-of-work evidence that admitted each invitee.
+    func proxy() -> String {
+        guard let proxy = report.proxy else { return "" }
+        let columns: [(FunnelMeasure, String)] = [
+            (.eligible, "Invitees"), (.invited, "Invited"), (.responded, "Responded"), (.ineligibleInWork, "In work"),
+            (.ineligibleOffSickWithJob, "Off sick with a job"), (.screenedEligible, "Eligible on screening"), (.consented, "Consented"),
+        ]
+        let rates: [(FunnelRate, String)] = [(.workingOfResponded, "% of responders in work or off sick"), (.consentedOfResponded, "% of responders consented")]
+        var out = """
+            <section id="proxy">
+            <h2>Which out-of-work evidence works</h2>
+            <p class="explain">Every invitee counted once, by the evidence that put them through “\(e(proxy.label))” \
+            (criterion \(e(proxy.criterion))): a current sickness-certification spell, a fit note, or an unemployment code. \
+            The share of responders found in work or off sick with a job is the proxy's miss rate: the lower, the fewer letters \
+            reach people the study cannot recruit. The rows add up to the last row, all runs and practices together.</p>
+            <div class="scroll"><table id="proxy-table"><thead><tr><th>Evidence</th>
+            """ + columns.map { "<th class=\"num\">\(e($0.1))</th>" }.joined() + rates.map { "<th class=\"num\">\(e($0.1))</th>" }.joined()
+            + "</tr></thead><tbody>\n"
+        for row in proxy.rows {
+            let isTotal = row.proxy == YieldReport.total
+            out += "<tr\(isTotal ? " class=\"total\"" : "")><td>\(e(row.label))</td>"
+            for (m, _) in columns { out += "<td class=\"num\">\(c(row[m]))</td>" }
+            for (r, _) in rates { out += "<td class=\"num\">\(row.rate(r) ?? "–")</td>" }
+            out += "</tr>\n"
+        }
+        return out + "</tbody></table></div>\n\(legend)</section>\n"
+    }
+
     // MARK: Trend
 
     func trend() -> String {
@@ -274,7 +305,7 @@ struct HTMLPage {
             <h3>Suppression</h3>
             <p id="suppression-rule">\(e(report.suppression.rule))</p>
             <h3>Files</h3>
-            <p>This page, with attrition.csv (every run, practice and step), funnel.csv (every practice and month) and yields.json \
+            <p>This page, with attrition.csv (every run, practice and step), funnel.csv (every practice and month), proxy.csv (outcomes by out-of-work evidence) and yields.json \
             (both, and the run facts). All hold the same suppressed counts. Practice totals are labelled __total__ and all-months rows “all”.</p>
             </section>
 
