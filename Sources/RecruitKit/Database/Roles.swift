@@ -89,6 +89,7 @@ public struct Roles {
         "history_invitations": [.practice: [.select, .insert]],
         "contact_outcomes": [.practice: [.select, .insert]],
         // Reports (sql/0009): aggregate, for the practice; research reads only its suppressed view.
+        "report_invitee_outcomes": [.practice: [.select]],  // patient-level (sql/0014): never the research role
         "report_run_practice_outcomes": [.practice: [.select]],
         "report_run_yields": [.practice: [.select]],
         "research_run_yields": [.practice: [.select], .research: [.select]],
