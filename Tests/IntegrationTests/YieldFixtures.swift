@@ -21,10 +21,10 @@ struct YieldFixtures {
 
     /// The reference cohort's steps as a run records them: criterion id and
     /// label (parameters filled in); step 0 is the extract.
-    static let steps: [(String, String)] = [("", "in the extract")] + definition.criteria.map { c in
+    static let steps: [(String, String, String)] = [("", "in the extract", "")] + definition.criteria.map { c in
         var label = c.label
         for p in definition.parameters { label = label.replacingOccurrences(of: "{\(p.name)}", with: String(p.defaultValue)) }
-        return (c.id, label)
+        return (c.id, label, c.effect.rawValue)
     }
 
     /// The share of patients each criterion keeps (step 1…12).
@@ -85,9 +85,11 @@ struct YieldFixtures {
                 RETURNING run_id
                 """)[0].int("run_id")!
             var ids: [String] = [], steps: [Int] = [], criteria: [String] = [], labels: [String] = [], remaining: [Int] = []
+            var effects: [String] = []
             func add(_ practice: String, _ chain: [Int]) {
                 for (k, n) in chain.enumerated() {
                     ids.append(practice); steps.append(k); criteria.append(Self.steps[k].0); labels.append(Self.steps[k].1); remaining.append(n)
+                    effects.append(Self.steps[k].2)
                 }
             }
             for p in practices { add(p.id, p.chain) }
@@ -95,8 +97,10 @@ struct YieldFixtures {
                 add("__total__", (0..<width).map { k in practices.reduce(0) { $0 + $1.chain[k] } })
             }
             try connection.execute("""
-                INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining)
-                SELECT \(runID), * FROM unnest(\(ids)::text[], \(steps)::int[], \(criteria)::text[], \(labels)::text[], \(remaining)::bigint[])
+                INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining, effect)
+                SELECT \(runID), i, s, c, l, r, nullif(e, '')
+                FROM unnest(\(ids)::text[], \(steps)::int[], \(criteria)::text[], \(labels)::text[], \(remaining)::bigint[], \(effects)::text[])
+                  AS u(i, s, c, l, r, e)
                 """)
             try connection.execute("""
                 INSERT INTO run_practices (run_id, practice_id, load_id, extract_date)

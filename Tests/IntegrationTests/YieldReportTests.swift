@@ -79,7 +79,7 @@ struct YieldReportTests {
                 #expect(html.contains("id=\"\(id)\""), "report.html lacks #\(id)")
             }
             #expect(html.contains("data-style=\"bars\""))
-            // Exclusions read as such (from the stored cohort definition), inclusions as they are.
+            // Exclusions read as such (stored with the yield), inclusions as they are.
             #expect(html.contains(">8. Exclude: cancer</tspan>"))
             #expect(html.contains(">5. Chronic pain condition</tspan>"))
             #expect(report.steps(run: run).map(\.effect) == [nil] + Array(repeating: "include", count: 7) + Array(repeating: "exclude", count: 5))

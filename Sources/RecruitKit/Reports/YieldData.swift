@@ -41,8 +41,8 @@ public struct YieldData: Sendable {
         public var codelists: JSONValue
         /// Practices whose list a later run superseded (left out of the report).
         public var supersededPractices: [String]
-        /// Criterion id → `include` or `exclude`, from the run's stored cohort
-        /// definition (empty when it cannot be read).
+        /// Criterion id → `include` or `exclude`, stored with the run's yield
+        /// (empty for runs recorded before the effect was stored).
         public var effects: [String: String] = [:]
 
         /// `YYYY-MM` of the index date: the month the run counts in.
@@ -98,22 +98,27 @@ extension YieldData {
                             cohortsDirectory: URL? = nil) throws -> YieldData {
         try connection.transaction(isolation: .repeatableRead, readOnly: true) {
             var runs = try selectRuns(connection, selection, cohortsDirectory: cohortsDirectory)
-            let effects = try criterionEffects(connection, Set(runs.map(\.cohortSHA256)))
-            for i in runs.indices { runs[i].effects = effects[runs[i].cohortSHA256] ?? [:] }
             let ids = runs.map(\.id)
-            let steps = try connection.query("""
-                SELECT run_id, practice_id, step, criterion, label, remaining
+            let rows = try connection.query("""
+                SELECT run_id, practice_id, step, criterion, label, remaining, effect
                 FROM report_run_yields WHERE run_id = ANY(\(ids))
                 ORDER BY run_id, practice_id COLLATE "C", step
-                """).map {
+                """)
+            let steps = rows.map {
                 Step(runID: $0.int("run_id")!, practiceID: $0.string("practice_id"), step: $0.int("step")!,
                      criterion: $0.string("criterion"), label: $0.string("label"), remaining: $0.int("remaining")!)
             }
+            // Each criterion's effect, stored with the yield (runs recorded before sql/0015 have none).
+            for i in runs.indices {
+                for row in rows where row.int("run_id") == runs[i].id {
+                    if let effect = row["effect"] { runs[i].effects[row.string("criterion")] = effect }
+                }
+            }
             var outcomes: [RunPractice: [FunnelMeasure: Int]] = [:]
-            let rows = try connection.query("SELECT * FROM report_run_practice_outcomes WHERE run_id = ANY(\(ids))")
-            for row in rows {
+            let outcomeRows = try connection.query("SELECT * FROM report_run_practice_outcomes WHERE run_id = ANY(\(ids))")
+            for row in outcomeRows {
                 var counts: [FunnelMeasure: Int] = [:]
-                for m in FunnelMeasure.allCases where rows.columns.contains(m.rawValue) {
+                for m in FunnelMeasure.allCases where outcomeRows.columns.contains(m.rawValue) {
                     counts[m] = row.int(m.rawValue) ?? 0
                 }
                 outcomes[RunPractice(runID: row.int("run_id")!, practiceID: row.string("practice_id"))] = counts
@@ -207,18 +212,6 @@ extension YieldData {
             for m in FunnelMeasure.allCases { out[cls, default: [:]][m, default: 0] += row.int(m.rawValue) ?? 0 }
         }
         return ProxyCounts(criterion: criterion, label: label, counts: out)
-    }
-
-    /// Whether each criterion includes or excludes, from the stored cohort
-    /// definitions (by SHA-256); a definition that no longer parses gives none.
-    static func criterionEffects(_ connection: Connection, _ hashes: Set<String>) throws -> [String: [String: String]] {
-        var out: [String: [String: String]] = [:]
-        let rows = try connection.query("SELECT cohort_sha256, definition FROM cohort_definitions WHERE cohort_sha256 = ANY(\(Array(hashes)))")
-        for row in rows {
-            guard let definition = try? CohortParser.parse(data: Data(row.string("definition").utf8), file: "stored cohort") else { continue }
-            out[row.string("cohort_sha256")] = Dictionary(definition.criteria.map { ($0.id, $0.effect.rawValue) }, uniquingKeysWith: { a, _ in a })
-        }
-        return out
     }
 
     /// The cohort when none is named: the one cohort file in `cohorts/`, else

@@ -204,14 +204,14 @@ public struct RunRecorder {
                         \(practices.map(\.extractDate))::date[], \(practices.map { stale.contains($0.practiceID) })::bool[]) AS u(p, l, d, s)
             """)
         try insertInvitations(evaluation, runID: runID)
-        let labels = Dictionary(uniqueKeysWithValues: evaluation.criteria.map { ($0.step, $0.label) })
+        let criteria = Dictionary(uniqueKeysWithValues: evaluation.criteria.map { ($0.step, $0) })
         let yields = evaluation.yields
         try c.execute("""
-            INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining)
-            SELECT \(runID), p, s, c, l, r
+            INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining, effect)
+            SELECT \(runID), p, s, c, l, r, nullif(e, '')
             FROM unnest(\(yields.map(\.practiceID))::text[], \(yields.map { Int32($0.step) })::int4[], \(yields.map(\.criterion))::text[],
-                        \(yields.map { $0.step == 0 ? "in the extract" : labels[$0.step] ?? "" })::text[],
-                        \(yields.map(\.remaining))::int8[]) AS u(p, s, c, l, r)
+                        \(yields.map { $0.step == 0 ? "in the extract" : criteria[$0.step]?.label ?? "" })::text[],
+                        \(yields.map(\.remaining))::int8[], \(yields.map { criteria[$0.step]?.effect ?? "" })::text[]) AS u(p, s, c, l, r, e)
             """)
         return runID
     }

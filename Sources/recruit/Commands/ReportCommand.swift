@@ -61,7 +61,7 @@ struct ReportCommand: ParsableCommand {
         func printSummary(_ report: YieldReport, _ result: YieldReportExporter.Result) {
             let practices = report.practices.filter { $0.practiceID != YieldReport.total }.count
             let first = report.runs.first?.indexDate ?? "", last = report.runs.last?.indexDate ?? ""
-            Output.line("Yield report for \(report.cohortName): \(report.runs.count) run(s), index dates \(first == last ? first : "\(first) to \(last)"), \(practices) practice(s).")
+            Output.line("Yield report for \(report.cohortName): \(report.runs.count) run(s), \(first == last ? "index date \(first)" : "index dates \(first) to \(last)"), \(practices) practice(s).")
             printSuppression(report)
             Output.line()
             let header = ["", "Eligible", "Invited", "Responded", "Consented"]
