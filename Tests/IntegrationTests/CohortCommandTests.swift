@@ -65,7 +65,7 @@ struct CohortCommandTests {
             #expect(yield == expected)
 
             let summary = try JSONDecoder().decode(CohortRun.Summary.self, from: Data(result.stdout.utf8))
-            #expect(summary.status == "dry_run" && summary.invited == 2 && summary.indexDate == "2026-07-01")
+            #expect(summary.status == .dryRun && summary.invited == 2 && summary.indexDate == "2026-07-01")
             #expect(summary.steps.map(\.remaining) == [4, 4, 4, 4, 4, 3, 2, 2, 2, 2, 2, 2, 2])
             #expect(summary.steps[6].label == "Persistent pain medication")
             #expect(summary.outputSHA256["yield.csv"] == Hashing.sha256Hex(expected))

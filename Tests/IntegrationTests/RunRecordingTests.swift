@@ -21,7 +21,7 @@ struct RunRecordingTests {
             let outcome = try S.run(db, cohort)
             let runID = try #require(outcome.runID)
             let run = try RunRecord.load(runID, on: db.connection)
-            #expect(run.status == "draft" && run.issuedAt == nil)
+            #expect(run.status == .draft && run.issuedAt == nil)
             #expect(run.practices.map(\.practiceID) == ["A81001", "B82002"])
             #expect(run.practices.allSatisfy { $0.loadID == loadID && $0.extractDate == S.d && !$0.stale })
             #expect(run.practices.map(\.invited) == [2, 1])
@@ -45,7 +45,7 @@ struct RunRecordingTests {
             #expect(try S.invited(outcome) == ["A81001/p1", "A81001/p2", "B82002/p1"])
             #expect(try S.invitations(in: outcome.outputDirectory, file: "practices/B82002/invitations.csv") == ["B82002/p1"])
             let manifest = try RunManifest.read(from: outcome.outputDirectory.appendingPathComponent("run.json"))
-            #expect(manifest.runID == runID && manifest.status == "draft")
+            #expect(manifest.runID == runID && manifest.status == .draft)
             #expect(manifest.snapshots.map(\.loadID) == [loadID, loadID])
             #expect(Set(manifest.outputs.keys) == ["invitations.csv", "yield.csv", "practices/A81001/invitations.csv", "practices/B82002/invitations.csv"])
             for (path, sha) in manifest.outputs {
@@ -112,7 +112,7 @@ struct RunRecordingTests {
         try TestDatabase.withSchema { db in
             try S.extract(["A81001"], ["p1"]).write(to: db)
             let outcome = try S.run(db, cohort, mode: .dryRun)
-            #expect(outcome.runID == nil && outcome.manifest.status == "dry_run")
+            #expect(outcome.runID == nil && outcome.manifest.status == .dryRun)
             #expect(try S.invited(outcome) == ["A81001/p1"])
             #expect(try S.count(db, "runs") == 0 && S.count(db, "cohort_definitions") == 0 && S.count(db, "codelist_versions") == 0)
             #expect(try S.auditActions(db) == ["run.dry_run"])
@@ -129,9 +129,9 @@ struct RunRecordingTests {
             let issued = try RunIssuer(database: db, logger: TestDatabase.quietLogger).issue(runID, supersede: nil, wait: false)
             #expect(issued.supersededRunID == nil && issued.frozenFiles == 5)
             let run = try RunRecord.load(runID, on: db.connection)
-            #expect(run.status == "issued" && run.issuedAt == issued.issuedAt)
+            #expect(run.status == .issued && run.issuedAt == issued.issuedAt)
             let manifest = try RunManifest.read(from: first.outputDirectory.appendingPathComponent("run.json"))
-            #expect(manifest.status == "issued" && manifest.issuedAt == issued.issuedAt)
+            #expect(manifest.status == .issued && manifest.issuedAt == issued.issuedAt)
             #expect(try Hashing.sha256Hex(fileAt: first.outputDirectory.appendingPathComponent("run.json")) == issued.runJSONSHA256)
             let mode = try FileManager.default.attributesOfItem(atPath: first.outputDirectory.appendingPathComponent("invitations.csv").path)[.posixPermissions] as? Int
             #expect(mode == 0o444)
@@ -168,7 +168,7 @@ struct RunRecordingTests {
                 try RunIssuer(database: db, logger: TestDatabase.quietLogger).issue(draft, supersede: nil, wait: false)
             }
             #expect(refused.message.contains("already issued for index date 2026-07-01: run \(runID)"))
-            #expect(try RunRecord.load(draft, on: db.connection).status == "draft")
+            #expect(try RunRecord.load(draft, on: db.connection).status == .draft)
             // Its list left run 1's invitee out (recently invited): the draft was made without --supersede.
             #expect(try RunRecord.load(draft, on: db.connection).invited == 0)
             let late = try #require(throws: RecruitError.self) {
@@ -288,7 +288,7 @@ struct RunRecordingTests {
                 try RunIssuer(database: db, logger: TestDatabase.quietLogger).issue(draft, supersede: nil, wait: false)
             }
             #expect(error.message == "run \(draft) no longer reflects the run history: 2 of its invitees were invited by run \(other), issued after it was made; make a new run")
-            #expect(try RunRecord.load(draft, on: db.connection).status == "draft")
+            #expect(try RunRecord.load(draft, on: db.connection).status == .draft)
         }
     }
 

@@ -31,7 +31,7 @@ struct RunReproductionTests {
             #expect(result.replacedSnapshots.map(\.practiceID) == ["A81001"])
             #expect(try S.invitations(in: out) == ["A81001/p1", "A81001/p2", "B82002/p1", "B82002/p2"])
             let manifest = try RunManifest.read(from: out.appendingPathComponent("run.json"))
-            #expect(manifest.status == "reproduction" && manifest.reproducesRunID == runID && manifest.outputs == outcome.manifest.outputs)
+            #expect(manifest.status == .reproduction && manifest.reproducesRunID == runID && manifest.outputs == outcome.manifest.outputs)
             let entry = try db.connection.query("SELECT payload->>'result' AS r FROM audit_log WHERE action = 'run.reproduce'")
             #expect(entry.map { $0.string("r") } == ["identical"])
             // The temporary views are gone: the session reads the current snapshots again.

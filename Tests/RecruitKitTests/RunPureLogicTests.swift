@@ -34,7 +34,7 @@ struct RunPureLogicTests {
     @Test("run.json states every key, null when absent, and reads back equal")
     func manifestRoundTrip() throws {
         let manifest = RunManifest(
-            runID: nil, status: "dry_run", reproducesRunID: nil, cohort: .init(name: "c", version: "1", sha256: "s", file: nil),
+            runID: nil, status: .dryRun, reproducesRunID: nil, cohort: .init(name: "c", version: "1", sha256: "s", file: nil),
             parameters: ["a": 1], options: .init(maxExtractAgeDays: 45, allowStale: false, practicesRequested: nil, supersedesRunID: nil),
             indexDate: Self.d, historyAsOf: "2026-07-02 00:00:00+00",
             codelists: [RecordedCodeList(name: "l", version: nil, sha256: "x", expandedSHA256: "y", codelistVersionID: nil, codes: 2)],

@@ -15,7 +15,7 @@ import Testing
         for r in 0..<runs {
             let date = LocalDate(year: 2024, month: r + 1, day: 28)!
             runList.append(YieldData.Run(id: r + 1, cohortName: "c", cohortVersion: "1", cohortSHA256: "x", indexDate: date,
-                                         status: "issued", toolVersion: "t", issuedAt: nil, codelists: [], supersededPractices: []))
+                                         status: .issued, toolVersion: "t", issuedAt: nil, codelists: [], supersededPractices: []))
             for p in 0..<practices {
                 var n = 1500 + Int(rng.next() % 14_500)
                 let id = "P\(1000 + p)"

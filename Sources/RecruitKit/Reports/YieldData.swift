@@ -35,7 +35,7 @@ public struct YieldData: Sendable {
         public var cohortVersion: String
         public var cohortSHA256: String
         public var indexDate: LocalDate
-        public var status: String
+        public var status: RunStatus
         public var toolVersion: String
         public var issuedAt: String?
         public var codelists: JSONValue
@@ -145,7 +145,7 @@ extension YieldData {
             if let missing = selection.runIDs.first(where: { !found.contains($0) }) {
                 throw RecruitError.refused("run \(missing) does not exist (see: recruit runs list)")
             }
-            if let dry = rows.first(where: { $0.string("status") == "dry_run" }) {
+            if let dry = rows.first(where: { RunStatus(rawValue: $0.string("status")) == .dryRun }) {
                 throw RecruitError.refused("run \(dry.string("run_id")) is a dry run: it has no yields to report")
             }
             let names = Set(rows.map { $0.string("cohort_name") })
@@ -158,7 +158,7 @@ extension YieldData {
         } else {
             let cohort = try selection.cohort ?? defaultCohort(connection, cohortsDirectory: cohortsDirectory)
             rows = try connection.query("""
-                \(columns) WHERE r.cohort_name = \(cohort) AND r.status = 'issued'
+                \(columns) WHERE r.cohort_name = \(cohort) AND r.status = \(RunStatus.issued.rawValue)
                   AND (\(selection.since)::date IS NULL OR r.index_date >= \(selection.since))
                 ORDER BY r.index_date, r.run_id
                 """)
@@ -172,7 +172,7 @@ extension YieldData {
             let codelists = try JSONDecoder().decode(JSONValue.self, from: Data(row.string("codelists").utf8))
             let superseded = row.string("superseded").trimmingCharacters(in: CharacterSet(charactersIn: "{}"))
             return Run(id: row.int("run_id")!, cohortName: row.string("cohort_name"), cohortVersion: row.string("cohort_version"),
-                       cohortSHA256: row.string("cohort_sha256"), indexDate: row.date("index_date")!, status: row.string("status"),
+                       cohortSHA256: row.string("cohort_sha256"), indexDate: row.date("index_date")!, status: RunStatus(rawValue: row.string("status")) ?? .draft,
                        toolVersion: row.string("tool_version"), issuedAt: row["issued_at"], codelists: codelists,
                        supersededPractices: superseded.isEmpty ? [] : superseded.split(separator: ",").map {
                            String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
@@ -224,7 +224,7 @@ extension YieldData {
                 return name
             }
         }
-        let names = try connection.query("SELECT DISTINCT cohort_name FROM runs WHERE status = 'issued' ORDER BY 1").map { $0.string("cohort_name") }
+        let names = try connection.query("SELECT DISTINCT cohort_name FROM runs WHERE status = \(RunStatus.issued.rawValue) ORDER BY 1").map { $0.string("cohort_name") }
         switch names.count {
         case 1: return names[0]
         case 0: throw RecruitError.refused("nothing to report: no run has been issued yet (see: recruit run --issue)")

@@ -293,7 +293,7 @@ extension YieldReport {
             }
 
             let runs = data.runs.map { r in
-                RunFacts(runID: r.id, status: r.status, indexDate: r.indexDate.description, month: r.month,
+                RunFacts(runID: r.id, status: r.status.rawValue, indexDate: r.indexDate.description, month: r.month,
                          cohortVersion: r.cohortVersion, cohortSHA256: r.cohortSHA256, toolVersion: r.toolVersion,
                          issuedAt: r.issuedAt, practices: chains.filter { $0.runID == r.id && $0.practiceID != YieldReport.total }.count,
                          supersededPractices: r.supersededPractices, codelists: r.codelists,

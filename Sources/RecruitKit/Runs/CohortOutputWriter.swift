@@ -4,9 +4,6 @@ import Foundation
 /// cohort issue specifies, each written to a temporary file and renamed into
 /// place, so a reader never sees half a file.
 public enum CohortOutputWriter {
-    public static let invitationsFile = "invitations.csv"
-    public static let yieldFile = "yield.csv"
-
     /// The header of `invitations.csv`: `practice_id,patient_id`, then for each
     /// inclusion criterion with records `ID_code,ID_term,ID_date` and, where it
     /// counts prescriptions, `ID_count,ID_first,ID_last`, and where it reads
@@ -65,7 +62,7 @@ public enum CohortOutputWriter {
             throw RecruitError.environment("cannot create the output folder \(directory.path): \(error.localizedDescription)")
         }
         var hashes: [String: String] = [:]
-        for (name, text) in [(invitationsFile, invitationsCSV(evaluation)), (yieldFile, yieldCSV(evaluation))] {
+        for (name, text) in [(RunOutputWriter.invitationsFile, invitationsCSV(evaluation)), (RunOutputWriter.yieldFile, yieldCSV(evaluation))] {
             let data = Data(text.utf8)
             try writeAtomically(data, to: directory.appendingPathComponent(name))
             hashes[name] = Hashing.sha256Hex(data)

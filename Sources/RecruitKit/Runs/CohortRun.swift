@@ -43,7 +43,7 @@ public struct CohortRun {
             enum CodingKeys: String, CodingKey { case name, sha256, expandedSHA256 = "expanded_sha256", codes }
         }
 
-        public var status: String
+        public var status: RunManifest.Status
         public var cohort: String
         public var version: String
         public var cohortSHA256: String

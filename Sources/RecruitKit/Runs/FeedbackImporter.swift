@@ -205,13 +205,13 @@ public struct FeedbackImporter {
         try collect("""
             SELECT f.line, f.run_id, r.status, count(*) OVER () AS total
             FROM import_feedback f LEFT JOIN runs r USING (run_id)
-            WHERE r.run_id IS NULL OR r.status <> 'issued'
+            WHERE r.run_id IS NULL OR r.status <> \(RunStatus.issued.rawValue)
             ORDER BY f.line LIMIT \(limit)
             """, { row in
                 let run = row.string("run_id")
-                switch row["status"] {
+                switch row["status"].map({ RunStatus(rawValue: $0) }) {
                 case nil: return "unknown run \(run)"
-                case "dry_run"?: return "run \(run) was a dry run: its list was never sent"
+                case .dryRun?: return "run \(run) was a dry run: its list was never sent"
                 default: return "run \(run) is a draft, not issued: feedback is recorded only for issued runs"
                 }
             }, column: "run_id")
@@ -219,7 +219,7 @@ public struct FeedbackImporter {
         try collect("""
             SELECT f.line, f.run_id, EXISTS (SELECT 1 FROM run_practices p WHERE p.run_id = f.run_id AND p.practice_id = f.practice_id) AS covered,
                    count(*) OVER () AS total
-            FROM import_feedback f JOIN runs r ON r.run_id = f.run_id AND r.status = 'issued'
+            FROM import_feedback f JOIN runs r ON r.run_id = f.run_id AND r.status = \(RunStatus.issued.rawValue)
             WHERE NOT EXISTS (SELECT 1 FROM run_invitations i
                               WHERE i.run_id = f.run_id AND i.practice_id = f.practice_id AND i.patient_id = f.patient_id)
             ORDER BY f.line LIMIT \(limit)

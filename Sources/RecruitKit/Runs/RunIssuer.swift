@@ -72,7 +72,7 @@ public struct RunIssuer {
             var issued = try c.transaction {
                 var issued = try markIssued(runID, supersede: supersede, on: c)
                 if var manifest = previous, manifest.runID == runID {
-                    manifest.status = "issued"
+                    manifest.status = .issued
                     manifest.issuedAt = issued.issuedAt
                     manifest.options.supersedesRunID = issued.supersededRunID
                     let text = try manifest.jsonText()
@@ -121,9 +121,9 @@ public struct RunIssuer {
             """).first else {
             throw RecruitError.refused("there is no recorded run \(runID)")
         }
-        switch row.string("status") {
-        case "draft": break
-        case "issued": throw RecruitError.refused("run \(runID) was issued already (at \(row.string("issued_at"))); an issued run is frozen")
+        switch RunStatus(rawValue: row.string("status")) {
+        case .draft?: break
+        case .issued?: throw RecruitError.refused("run \(runID) was issued already (at \(row.string("issued_at"))); an issued run is frozen")
         default: throw RecruitError.refused("run \(runID) is a \(row.string("status")) and cannot be issued")
         }
         let cohortName = row.string("cohort_name")
@@ -154,7 +154,7 @@ public struct RunIssuer {
         try checkHistoryUnchanged(runID, cohortName: cohortName, indexDate: indexDate, historyAsOf: historyAsOf,
                                   supersede: supersede, on: c)
         let issuedAt = try c.query("""
-            UPDATE runs SET status = 'issued', issued_at = now(), supersedes_run_id = \(supersede)
+            UPDATE runs SET status = \(RunStatus.issued.rawValue), issued_at = now(), supersedes_run_id = \(supersede)
             WHERE run_id = \(runID) RETURNING \(unsafeRaw: RunRecord.ts("issued_at")) AS issued_at
             """)[0].string("issued_at")
         if let supersede {
@@ -173,7 +173,7 @@ public struct RunIssuer {
         try c.query("""
             SELECT r.run_id, rp.practice_id, \(unsafeRaw: RunRecord.ts("r.issued_at")) AS issued_at
             FROM runs r JOIN run_practices rp ON rp.run_id = r.run_id
-            WHERE r.cohort_name = \(cohortName) AND r.index_date = \(indexDate) AND r.status = 'issued'
+            WHERE r.cohort_name = \(cohortName) AND r.index_date = \(indexDate) AND r.status = \(RunStatus.issued.rawValue)
               AND rp.practice_id = ANY(\(practices)::text[]) AND rp.superseded_by_run_id IS NULL
               AND r.run_id IS DISTINCT FROM \(runID)
             ORDER BY r.run_id, rp.practice_id COLLATE "C"
@@ -206,7 +206,7 @@ public struct RunIssuer {
         guard let row = try c.query("SELECT status, cohort_name FROM runs WHERE run_id = \(superseded)").first else {
             throw RecruitError.refused("--supersede \(superseded): there is no recorded run \(superseded)")
         }
-        guard row.string("status") == "issued" else {
+        guard RunStatus(rawValue: row.string("status")) == .issued else {
             throw RecruitError.refused("--supersede \(superseded): run \(superseded) is a \(row.string("status")), not issued; only an issued run is superseded")
         }
         guard row.string("cohort_name") == cohortName else {
@@ -258,7 +258,7 @@ public struct RunIssuer {
                 JOIN run_invitations o ON o.practice_id = i.practice_id AND o.patient_id = i.patient_id AND o.run_id <> i.run_id
                 JOIN runs r ON r.run_id = o.run_id
                 JOIN run_practices rp ON rp.run_id = o.run_id AND rp.practice_id = o.practice_id
-                WHERE i.run_id = \(runID) AND r.cohort_name = \(cohortName) AND r.status = 'issued'
+                WHERE i.run_id = \(runID) AND r.cohort_name = \(cohortName) AND r.status = \(RunStatus.issued.rawValue)
                   AND r.issued_at >= \(historyAsOf)::timestamptz AND rp.superseded_by_run_id IS NULL
                   AND r.run_id IS DISTINCT FROM \(supersede)
                   AND r.index_date <= \(latest) AND (\(earliest)::date IS NULL OR r.index_date >= \(earliest)::date)

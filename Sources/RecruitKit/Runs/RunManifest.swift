@@ -77,7 +77,22 @@ public struct RunManifest: Codable, Sendable, Equatable {
     /// Nil for a dry run and for a reproduction.
     public var runID: Int?
     /// `dry_run`, `draft`, `issued`, or `reproduction`.
-    public var status: String
+    public var status: Status
+
+    /// A run's status, or a reproduction's (which is never a row of `runs`).
+    public enum Status: String, Sendable, Codable, Hashable {
+        case draft, issued
+        case dryRun = "dry_run"
+        case reproduction
+
+        public init(_ status: RunStatus) {
+            switch status {
+            case .draft: self = .draft
+            case .issued: self = .issued
+            case .dryRun: self = .dryRun
+            }
+        }
+    }
     /// The run a reproduction reproduced.
     public var reproducesRunID: Int?
     public var cohort: Cohort

@@ -14,6 +14,7 @@ import Postgres
 /// The bytes depend only on the evaluation, never on the run's id or time, so
 /// a reproduction can compare them by SHA-256.
 public enum RunOutputWriter {
+    /// The output files' names, declared here only.
     /// The list of all practices.
     public static let invitationsFile = "invitations.csv"
     public static let yieldFile = "yield.csv"

@@ -26,8 +26,8 @@ public struct RunRecord: Sendable, Codable {
     /// The cohort parameters' values.
     public var parameters: [String: Int]
     public var codelists: [RecordedCodeList]
-    /// `draft` or `issued`.
-    public var status: String
+    /// Draft or issued (a dry run is never recorded).
+    public var status: RunStatus
     public var historyAsOf: String
     public var supersedesRunID: Int?
     public var allowStale: Bool
@@ -117,7 +117,7 @@ public struct RunRecord: Sendable, Codable {
                 cohortSHA256: row.string("cohort_sha256"), indexDate: row.date("index_date")!,
                 parameters: (try? decode([String: Int].self, row["parameters"])) ?? [:],
                 codelists: (try? decode([RecordedCodeList].self, row["codelists"])) ?? [],
-                status: row.string("status"), historyAsOf: row.string("history_as_of"),
+                status: RunStatus(rawValue: row.string("status")) ?? .draft, historyAsOf: row.string("history_as_of"),
                 supersedesRunID: row.int("supersedes_run_id"), allowStale: row.bool("allow_stale") ?? false,
                 maxExtractAgeDays: row.int("max_extract_age_days"),
                 requestedPractices: try decode([String]?.self, row["requested_practices"]),

@@ -101,11 +101,11 @@ public struct RunRecorder {
                 manifest.codelists = cohort.codeLists.compactMap { stored[$0.name] }
                 let runID = try insertRun(cohort, evaluation, request, manifest: manifest, stale: stale, directory: directory)
                 manifest.runID = runID
-                manifest.status = RunRequest.Mode.draft.rawValue
+                manifest.status = .draft
                 let issuer = RunIssuer(database: database, logger: logger)
                 if request.mode == .issue {
                     let done = try issuer.markIssued(runID, supersede: request.supersede, on: c)
-                    manifest.status = "issued"
+                    manifest.status = .issued
                     manifest.issuedAt = done.issuedAt
                     issued = done
                 }
@@ -146,7 +146,7 @@ public struct RunRecorder {
     static func checkOutputFolder(_ directory: URL) throws {
         let url = directory.appendingPathComponent(RunOutputWriter.runFile)
         guard FileManager.default.fileExists(atPath: url.path), let previous = try? RunManifest.read(from: url) else { return }
-        if previous.status == "issued" {
+        if previous.status == .issued {
             throw RecruitError.refused("\(directory.path) holds the outputs of issued run \(previous.runID.map(String.init) ?? "?"), which are frozen: "
                                        + "write this run to another folder (--out)")
         }
@@ -188,7 +188,7 @@ public struct RunRecorder {
                               supersedes_run_id, allow_stale, os_user, tool_version, started_at, finished_at, output_dir, outputs, counts,
                               max_extract_age_days, requested_practices)
             VALUES (\(cohort.name), \(cohort.version), \(cohort.definition.sha256), \(evaluation.indexDate),
-                    \(JSONB(JSONValue.encodingSorted(cohort.parameters).text)), \(JSONB(codelists.text)), 'draft',
+                    \(JSONB(JSONValue.encodingSorted(cohort.parameters).text)), \(JSONB(codelists.text)), \(RunStatus.draft.rawValue),
                     \(evaluation.historyAsOf)::timestamptz, \(request.supersede), \(request.allowStale), \(ToolInfo.osUser),
                     \(ToolInfo.version), \(manifest.startedAt)::timestamptz, clock_timestamp(), \(directory.path),
                     \(JSONB(outputs.text)), \(JSONB(counts.text)), \(request.maxExtractAgeDays), \(request.requestedPractices)::text[])
@@ -258,7 +258,7 @@ public struct RunRecorder {
     func manifest(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, _ request: RunRequest, stale: Set<String>,
                   outputs: [String: String], startedAt: String) -> RunManifest {
         RunManifest(
-            runID: nil, status: request.mode == .dryRun ? "dry_run" : "draft", reproducesRunID: nil,
+            runID: nil, status: request.mode == .dryRun ? .dryRun : .draft, reproducesRunID: nil,
             cohort: .init(name: cohort.name, version: cohort.version, sha256: cohort.definition.sha256, file: cohort.definition.file),
             parameters: cohort.parameters,
             options: .init(maxExtractAgeDays: request.maxExtractAgeDays, allowStale: request.allowStale,
@@ -276,7 +276,7 @@ public struct RunRecorder {
     static func summary(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, directory: URL, hashes: [String: String]) -> CohortRun.Summary {
         let counts = RunManifest.counts(of: evaluation)
         return CohortRun.Summary(
-            status: "dry_run", cohort: cohort.name, version: cohort.version, cohortSHA256: cohort.definition.sha256,
+            status: .dryRun, cohort: cohort.name, version: cohort.version, cohortSHA256: cohort.definition.sha256,
             indexDate: evaluation.indexDate.description, historyAsOf: evaluation.historyAsOf, parameters: cohort.parameters,
             codeLists: cohort.codeLists.map {
                 .init(name: $0.name, sha256: $0.sha256, expandedSHA256: $0.expandedSHA256, codes: $0.codes.count)

@@ -102,7 +102,7 @@ public struct RunReproducer {
             let paths = Set(hashes.keys).union(run.outputs.keys).sorted()
             let differing = paths.filter { hashes[$0] != run.outputs[$0] }
             var manifest = RunManifest(
-                runID: nil, status: "reproduction", reproducesRunID: runID,
+                runID: nil, status: .reproduction, reproducesRunID: runID,
                 cohort: .init(name: cohort.name, version: cohort.version, sha256: cohort.definition.sha256, file: nil),
                 parameters: cohort.parameters,
                 options: .init(maxExtractAgeDays: run.maxExtractAgeDays ?? SnapshotStaleness.defaultMaxExtractAgeDays,

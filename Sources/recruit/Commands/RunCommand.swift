@@ -109,7 +109,7 @@ struct RunCommand: ParsableCommand {
         if json {
             guard case .object(var o) = try JSONValue.encoding(summary) else { return }
             o["run_id"] = outcome.runID.map { .int($0) } ?? .null
-            o["status"] = .string(outcome.manifest.status)
+            o["status"] = .string(outcome.manifest.status.rawValue)
             o["issued_at"] = outcome.manifest.issuedAt.map { .string($0) } ?? .null
             o["supersedes_run_id"] = supersede.map { .int($0) } ?? .null
             o["run_json_sha256"] = .string(outcome.runJSONSHA256)
@@ -117,7 +117,7 @@ struct RunCommand: ParsableCommand {
             try Output.json(o)
             return
         }
-        let what = outcome.runID.map { "run \($0), \(outcome.manifest.status)" } ?? "dry run"
+        let what = outcome.runID.map { "run \($0), \(outcome.manifest.status.rawValue)" } ?? "dry run"
         Output.line("\(summary.cohort) \(summary.version), index date \(summary.indexDate), \(summary.practices.count) practice(s): \(what)")
         let width = summary.steps.map { String($0.remaining).count }.max() ?? 1
         for step in summary.steps {

@@ -45,7 +45,7 @@ struct RunsCommand: ParsableCommand {
                 let by = Set(run.practices.compactMap(\.supersededByRunID)).sorted()
                 if !by.isEmpty { notes.append("superseded by \(by.map(String.init).joined(separator: ", "))") }
                 if run.allowStale && run.practices.contains(where: \.stale) { notes.append("stale allowed") }
-                rows.append([String(run.runID), run.status, run.cohortName, run.cohortVersion, run.indexDate.description,
+                rows.append([String(run.runID), run.status.rawValue, run.cohortName, run.cohortVersion, run.indexDate.description,
                              String(run.practices.count), String(run.invited), String(run.startedAt.prefix(19)),
                              run.issuedAt.map { String($0.prefix(19)) } ?? "-", notes.joined(separator: "; ")])
             }
@@ -71,7 +71,7 @@ struct RunsCommand: ParsableCommand {
                 }))
                 return
             }
-            Output.line("Run \(run.runID): \(run.status)\(run.issuedAt.map { " (issued \($0))" } ?? "")")
+            Output.line("Run \(run.runID): \(run.status.rawValue)\(run.issuedAt.map { " (issued \($0))" } ?? "")")
             Output.line("Cohort:       \(run.cohortName) \(run.cohortVersion) (definition SHA-256 \(run.cohortSHA256))")
             Output.line("Index date:   \(run.indexDate)")
             Output.line("History as of \(run.historyAsOf)")

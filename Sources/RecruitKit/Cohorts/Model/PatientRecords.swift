@@ -48,6 +48,9 @@ public struct PatientRecords: Sendable {
 }
 
 /// The state of a run as the contact history records it.
+///
+/// The `runs.status` column holds these raw values (sql/0005); every query
+/// and comparison uses the enum, never the text.
 public enum RunStatus: String, Sendable, Codable, CaseIterable {
     /// Recorded, its list not yet sent: invites nobody.
     case draft
@@ -55,6 +58,10 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case issued
     /// Computed and written, nothing recorded.
     case dryRun = "dry_run"
+
+    /// The status as a quoted SQL literal, for statements whose text must not
+    /// change from run to run (a constant of this enum, never a user value).
+    public var sqlLiteral: String { "'\(rawValue)'" }
 }
 
 /// One patient's contact history for one cohort, as of an instant: each

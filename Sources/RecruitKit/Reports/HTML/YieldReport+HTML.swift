@@ -56,7 +56,7 @@ struct HTMLPage {
         let first = runs.first?.indexDate ?? "", last = runs.last?.indexDate ?? ""
         let dates = first == last ? "index date \(first)" : "index dates \(first) to \(last)"
         let statuses = Set(runs.map(\.status))
-        let drafts = statuses.contains("draft") ? " Includes runs not yet issued (draft): their lists may still change." : ""
+        let drafts = statuses.contains(RunStatus.draft.rawValue) ? " Includes runs not yet issued (draft): their lists may still change." : ""
         var out = """
             <header>
             <p class="kicker">recruit · yield report</p>

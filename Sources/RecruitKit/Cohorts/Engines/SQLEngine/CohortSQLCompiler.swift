@@ -653,7 +653,7 @@ public struct CohortSQLCompiler {
                           JOIN runs r ON r.run_id = ri.run_id
                           JOIN run_practices rp ON rp.run_id = ri.run_id AND rp.practice_id = ri.practice_id
                           WHERE ri.practice_id = p.practice_id AND ri.patient_id = p.patient_id
-                            AND r.cohort_name = \(name) AND r.status = 'issued' AND r.issued_at < \(historyAsOf)
+                            AND r.cohort_name = \(name) AND r.status = \(raw: RunStatus.issued.sqlLiteral) AND r.issued_at < \(historyAsOf)
                             AND (rp.superseded_by_run_id IS NULL OR rp.superseded_at >= \(historyAsOf))
                             AND r.run_id <> ALL(\(bind: context.ignoredRunIDs, "runs this run supersedes")::int8[])
                             AND \(runWindow))
