@@ -15,6 +15,8 @@
 # 4. Runs `recruit run cohorts/chronic-pain-out-of-work.yaml --dry-run` (list,
 #    yield and evidence, written to files; the whole command, process start
 #    included) after a warm-up, median of $RUNS.
+#    Then the spells variant (cohorts/chronic-pain-out-of-work-spells.yaml) the
+#    same way: its ratio to the reference run (target <= 1.3).
 # 5. Prints both, the ratios recruit / (list + yield) (target <= 1.0) and
 #    recruit / list (goal <= 1.5) in each statistics state, and whether the two lists hold the same
 #    patients (no run history: criteria 11 and 12 remove nobody). Exits 1 when
@@ -42,6 +44,7 @@ CODELISTS=${CODELISTS:-$ROOT/codelists}
 BENCH_DIR=${BENCH_DIR:-$ROOT/.bench}
 BASELINE=${BASELINE:-$ROOT/../shared/bench/baseline.sh}
 COHORT=$ROOT/cohorts/chronic-pain-out-of-work.yaml
+SPELLS=$ROOT/cohorts/chronic-pain-out-of-work-spells.yaml
 EXT=$BENCH_DIR/extract-$SIZE
 PORT=${BENCH_PGPORT:-54398}
 
@@ -99,8 +102,8 @@ baseline_csv=$(field list_csv "$tmp/baseline.json")
 #    partitions analysed, the partitioned parents not: autovacuum never
 #    analyses a partitioned table) and (3) everything analysed.
 out=$tmp/run
-runone() {
-  "$RECRUIT" run "$COHORT" --out "$out" --dry-run --index-date "$D" --codelists "$CODELISTS" --json -q > "$tmp/run.json"
+runone() {  # [COHORT_FILE [OUT]]
+  "$RECRUIT" run "${1:-$COHORT}" --out "${2:-$out}" --dry-run --index-date "$D" --codelists "$CODELISTS" --json -q > "$tmp/run${2:+-spells}.json"
 }
 sql() { psql -X -q -v ON_ERROR_STOP=1 -At -c "$1"; }
 stats_state() {
@@ -123,6 +126,13 @@ log "recruit run (state 2, parents not analysed): median ${recruit_s2}s"
 recruit_s=$(timed_runs 3)
 recruit_invited=$(field invited "$tmp/run.json")
 log "recruit run (state 3, everything analysed): median ${recruit_s}s"
+# 4b. The spells variant on the same data and statistics (state 3): the same
+#     command, criterion 7 built from sickness-certification spells.
+log "recruit run of the spells cohort (state 3): warm-up"
+runone "$SPELLS" "$tmp/run-spells"
+spells_s=$(for i in $(seq 1 "$RUNS"); do a=$(now); runone "$SPELLS" "$tmp/run-spells"; b=$(now); secs "$a" "$b"; echo; done | median)
+spells_invited=$(field invited "$tmp/run-spells.json")
+log "recruit run of the spells cohort: median ${spells_s}s"
 
 # 5. Same patients?
 tail -n +2 "$out/invitations.csv" | cut -d, -f1,2 > "$tmp/recruit-list.csv"
@@ -133,6 +143,7 @@ rm -rf "$(dirname "$baseline_csv")"
 ratio() { awk -v r="$1" -v b="$2" 'BEGIN { printf "%.2f", r / b }'; }
 ratio_pair=$(ratio "$recruit_s" "$pair_s"); ratio_list=$(ratio "$recruit_s" "$list_s")
 ratio_pair2=$(ratio "$recruit_s2" "$pair_s"); ratio_list2=$(ratio "$recruit_s2" "$list_s")
+ratio_spells=$(ratio "$spells_s" "$recruit_s")
 cat <<EOF
 cohort benchmark: $N patients, 100 practices, index date $D, median of $RUNS after a warm-up
   baseline list query (criteria 1-10)      ${list_s}s
@@ -141,12 +152,13 @@ cohort benchmark: $N patients, 100 practices, index date $D, median of $RUNS aft
   recruit run --dry-run (list, yield, evidence, files; the whole command)
     statistics as autovacuum leaves them   ${recruit_s2}s   ratio / (list + yield) ${ratio_pair2}, / list ${ratio_list2}
     everything analysed                    ${recruit_s}s   ratio / (list + yield) ${ratio_pair}, / list ${ratio_list}
+  spells cohort, everything analysed      ${spells_s}s   ratio / reference run ${ratio_spells} (target <= 1.3); invited $spells_invited
   targets: recruit / (list + yield) <= 1.0; recruit / list <= 1.5
   invited: recruit $recruit_invited, baseline $baseline_invited; same patients: $same
   load average before the baseline: $load_before
 EOF
-printf '{"patients":%d,"index_date":"%s","runs":%d,"list_s":%s,"yield_s":%s,"list_plus_yield_s":%s,"recruit_s":%s,"recruit_s_parents_unanalysed":%s,"ratio_vs_pair":%s,"ratio_vs_list":%s,"ratio_vs_pair_parents_unanalysed":%s,"ratio_vs_list_parents_unanalysed":%s,"recruit_invited":%s,"baseline_invited":%s,"same_patients":%s,"load_average":"%s"}\n' \
-  "$N" "$D" "$RUNS" "$list_s" "$yield_s" "$pair_s" "$recruit_s" "$recruit_s2" "$ratio_pair" "$ratio_list" "$ratio_pair2" "$ratio_list2" "$recruit_invited" "$baseline_invited" "$same" "$load_before"
+printf '{"patients":%d,"index_date":"%s","runs":%d,"list_s":%s,"yield_s":%s,"list_plus_yield_s":%s,"recruit_s":%s,"recruit_s_parents_unanalysed":%s,"ratio_vs_pair":%s,"ratio_vs_list":%s,"ratio_vs_pair_parents_unanalysed":%s,"ratio_vs_list_parents_unanalysed":%s,"recruit_invited":%s,"baseline_invited":%s,"same_patients":%s,"spells_s":%s,"spells_invited":%s,"ratio_spells_vs_reference":%s,"load_average":"%s"}\n' \
+  "$N" "$D" "$RUNS" "$list_s" "$yield_s" "$pair_s" "$recruit_s" "$recruit_s2" "$ratio_pair" "$ratio_list" "$ratio_pair2" "$ratio_list2" "$recruit_invited" "$baseline_invited" "$same" "$spells_s" "$spells_invited" "$ratio_spells" "$load_before"
 if [ "$same" != true ]; then
   cp "$tmp/recruit-list.csv" "$BENCH_DIR/differ-recruit-$SIZE.csv"
   cp "$tmp/baseline-list.csv" "$BENCH_DIR/differ-baseline-$SIZE.csv"

@@ -2,6 +2,24 @@ import CLibPQ
 import Foundation
 
 extension Connection {
+    /// Sends a COPY statement and checks that the server entered the copy
+    /// state `expected`; returns the handle and the statement's text.
+    private func startCopy(_ sql: SQL, expecting expected: ExecStatusType, _ what: String) throws -> (OpaquePointer, String) {
+        precondition(sql.binds.isEmpty, "COPY statements cannot take bound parameters")
+        let text = render(sql)
+        let conn = try requireHandle(text)
+        guard let start = PQexec(conn, text) else {
+            throw PostgresError(code: .connectionClosed, message: PostgresError.libpqMessage(conn) ?? "no result", statement: text)
+        }
+        defer { PQclear(start) }
+        let status = PQresultStatus(start)
+        guard status == expected else {
+            if status == PGRES_FATAL_ERROR { throw PostgresError.from(result: start, connection: conn, statement: text) }
+            throw PostgresError(code: .unexpectedResult, message: "statement did not start \(what)", statement: text)
+        }
+        return (conn, text)
+    }
+
     /// Streams data into a `COPY … FROM STDIN` statement.
     ///
     /// `body` is given a writer and sends the data in chunks of any size; the
@@ -18,19 +36,7 @@ extension Connection {
     ///   SQLSTATE, message and the COPY data line it rejected; or `body`'s error.
     @discardableResult
     public func copyIn(_ sql: SQL, _ body: (CopyInWriter) throws -> Void) throws -> Int {
-        precondition(sql.binds.isEmpty, "COPY statements cannot take bound parameters")
-        let text = render(sql)
-        let conn = try requireHandle(text)
-        guard let start = PQexec(conn, text) else {
-            throw PostgresError(code: .connectionClosed, message: PostgresError.libpqMessage(conn) ?? "no result", statement: text)
-        }
-        let status = PQresultStatus(start)
-        if status != PGRES_COPY_IN {
-            defer { PQclear(start) }
-            if status == PGRES_FATAL_ERROR { throw PostgresError.from(result: start, connection: conn, statement: text) }
-            throw PostgresError(code: .unexpectedResult, message: "statement did not start COPY FROM STDIN", statement: text)
-        }
-        PQclear(start)
+        let (conn, text) = try startCopy(sql, expecting: PGRES_COPY_IN, "COPY FROM STDIN")
         let writer = CopyInWriter(conn: conn, statement: text)
         do {
             try body(writer)
@@ -54,19 +60,7 @@ extension Connection {
     /// - Returns: the number of rows copied.
     @discardableResult
     public func copyOut(_ sql: SQL, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
-        precondition(sql.binds.isEmpty, "COPY statements cannot take bound parameters")
-        let text = render(sql)
-        let conn = try requireHandle(text)
-        guard let start = PQexec(conn, text) else {
-            throw PostgresError(code: .connectionClosed, message: PostgresError.libpqMessage(conn) ?? "no result", statement: text)
-        }
-        let status = PQresultStatus(start)
-        if status != PGRES_COPY_OUT {
-            defer { PQclear(start) }
-            if status == PGRES_FATAL_ERROR { throw PostgresError.from(result: start, connection: conn, statement: text) }
-            throw PostgresError(code: .unexpectedResult, message: "statement did not start COPY TO STDOUT", statement: text)
-        }
-        PQclear(start)
+        let (conn, text) = try startCopy(sql, expecting: PGRES_COPY_OUT, "COPY TO STDOUT")
         var failure: (any Error)?
         while true {
             var buffer: UnsafeMutablePointer<CChar>?

@@ -119,15 +119,7 @@ extension ExtractLoader {
     @discardableResult
     func dropUnreferencedTables() throws -> [Int] {
         let conn = db.connection
-        let ids = try conn.query("""
-            SELECT DISTINCT substring(c.relname from '_l([0-9]+)')::bigint AS load_id
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
-              AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+(_[0-9]+)?$'
-              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
-              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
-            ORDER BY 1
-            """).compactMap { $0.int("load_id") }
+        let ids = try SnapshotStatus.unreferencedLoadIDs(conn)
         guard !ids.isEmpty else { return [] }
         var dropped: [Int] = []
         for attempt in 0..<3 {

@@ -427,21 +427,12 @@ final class FileStreamer {
             } else {
                 throw RowReject(system.count == 0 ? "missing code_system" : "invalid code_system")
             }
-            let valueText = try get(f[4])
-            var decimal: DecimalText? = nil
-            if valueText.count > 0 {
-                guard let d = DecimalText(valueText) else { throw RowReject("invalid value") }
-                decimal = d
-            }
+            let decimal = try optionalDecimal(f[4], "invalid value")
             if let split = input.splitKey {
                 outIndex = Self.precedes(pidValue, split) ? 0 : 1
                 out = outs[outIndex]
             }
-            out.beginRow(fields: 8)
-            out.rawAppend(loadIDField.withUnsafeBytes { $0 })
-            out.bytes(practiceIDs[practice])
-            out.bytes(pidValue)
-            out.dateField(day)
+            beginRecordRow(fields: 8, practice: practice, patient: pidValue, day: day)
             out.bytes(UnsafeRawBufferPointer(rebasing: code[0..<codeLength]))
             if term { out.bytes(UnsafeRawBufferPointer(rebasing: code[5..<7])) } else { out.null() }
             out.bytes(system)
@@ -450,6 +441,26 @@ final class FileStreamer {
         } catch {
             return .rejected(error.reason)
         }
+    }
+
+    /// A decimal field that may be empty (nil), else must parse.
+    @inline(__always)
+    private func optionalDecimal(_ field: CompiledField, _ reason: String) throws(RowReject) -> DecimalText? {
+        let text = try get(field)
+        guard text.count > 0 else { return nil }
+        guard let d = DecimalText(text) else { throw RowReject(reason) }
+        return d
+    }
+
+    /// The first four fields of an event or prescription row: the load, the
+    /// practice, the patient and the record's date.
+    @inline(__always)
+    private func beginRecordRow(fields: Int16, practice: Int, patient: UnsafeRawBufferPointer, day: Int32) {
+        out.beginRow(fields: fields)
+        out.rawAppend(loadIDField.withUnsafeBytes { $0 })
+        out.bytes(practiceIDs[practice])
+        out.bytes(patient)
+        out.dateField(day)
     }
 
     private func convertPrescription() -> Outcome {
@@ -476,12 +487,7 @@ final class FileStreamer {
             } else {
                 throw RowReject(system.count == 0 ? "missing code_system" : "invalid code_system")
             }
-            let quantityText = try get(f[4])
-            var quantity: DecimalText? = nil
-            if quantityText.count > 0 {
-                guard let d = DecimalText(quantityText) else { throw RowReject("invalid quantity") }
-                quantity = d
-            }
+            let quantity = try optionalDecimal(f[4], "invalid quantity")
             let durationText = try get(f[5])
             var duration: Int? = nil
             if durationText.count > 0 {
@@ -492,11 +498,7 @@ final class FileStreamer {
             if issueType.count > 0 && !FieldParsing.equals(issueType, "acute") && !FieldParsing.equals(issueType, "repeat") {
                 throw RowReject("invalid issue_type")
             }
-            out.beginRow(fields: 9)
-            out.rawAppend(loadIDField.withUnsafeBytes { $0 })
-            out.bytes(practiceIDs[practice])
-            out.bytes(pidValue)
-            out.dateField(day)
+            beginRecordRow(fields: 9, practice: practice, patient: pidValue, day: day)
             out.bytes(UnsafeRawBufferPointer(rebasing: code[0..<codeLength]))
             out.bytes(system)
             if let quantity { out.numeric(quantity) } else { out.null() }

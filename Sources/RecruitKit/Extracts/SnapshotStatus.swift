@@ -60,7 +60,15 @@ public struct SnapshotStatus: Codable, Sendable {
                             alive: r.bool("alive") ?? false)
             if load.status == "running" && load.alive { s.runningLoads.append(load) } else { s.problemLoads.append(load) }
         }
-        s.unusedSnapshots = try connection.query("""
+        s.unusedSnapshots = try unreferencedLoadIDs(connection)
+        return s
+    }
+
+    /// The loads whose per-load tables are still in the schema though no
+    /// snapshot refers to them and no load is making them: what a load drops
+    /// when it can, and what `db status` lists until then.
+    static func unreferencedLoadIDs(_ connection: Connection) throws -> [Int] {
+        try connection.query("""
             SELECT DISTINCT substring(c.relname from '_l([0-9]+)')::bigint AS load_id
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
@@ -69,6 +77,5 @@ public struct SnapshotStatus: Codable, Sendable {
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
             ORDER BY 1
             """).compactMap { $0.int("load_id") }
-        return s
     }
 }

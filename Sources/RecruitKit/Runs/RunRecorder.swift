@@ -156,10 +156,7 @@ public struct RunRecorder {
     /// snapshots (when D is known), a second issue, and the run superseded.
     func precheck(_ cohort: ResolvedCohort, _ request: RunRequest, practices: [String]) throws {
         let c = database.connection
-        let snapshots = try c.query("""
-            SELECT practice_id, load_id, extract_date::text AS extract_date FROM practice_snapshots
-            WHERE practice_id = ANY(\(practices)::text[]) ORDER BY practice_id COLLATE "C"
-            """).map { PracticeSnapshot(practiceID: $0.string("practice_id"), loadID: $0.int("load_id") ?? 0, extractDate: $0.date("extract_date")!) }
+        let snapshots = try PracticeSnapshot.current(on: c, practices: practices)
         let dates = Set(snapshots.map(\.extractDate))
         // Without --index-date, D is the common extract date (the engine refuses differing ones).
         guard let d = request.indexDate ?? (dates.count == 1 ? dates.first : nil) else { return }

@@ -136,20 +136,7 @@ public struct SQLEngine {
             try connection.execute("SELECT set_config(\(name), \(value), true)")
         }
         let wanted = practices.map { Array(Set($0)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } } ?? []
-        let rows: QueryResult
-        if wanted.isEmpty {
-            rows = try connection.query("""
-                SELECT practice_id, load_id, extract_date FROM practice_snapshots ORDER BY practice_id COLLATE "C"
-                """)
-        } else {
-            rows = try connection.query("""
-                SELECT practice_id, load_id, extract_date FROM practice_snapshots
-                WHERE practice_id = ANY(\(wanted)::text[]) ORDER BY practice_id COLLATE "C"
-                """)
-        }
-        let snapshots = rows.map {
-            PracticeSnapshot(practiceID: $0.string("practice_id"), loadID: $0.int("load_id") ?? 0, extractDate: $0.date("extract_date")!)
-        }
+        let snapshots = try PracticeSnapshot.current(on: connection, practices: wanted.isEmpty ? nil : wanted)
         let found = Set(snapshots.map(\.practiceID))
         let missing = wanted.filter { !found.contains($0) }
         if !missing.isEmpty {
