@@ -60,16 +60,11 @@ public struct YieldReport: Codable, Sendable {
     }
 
     /// Per practice (and `__total__`) and month (and `all`): the funnel counts and rates.
-    public struct FunnelRow: Codable, Sendable, Hashable {
+    public struct FunnelRow: MeasureRow, Codable, Sendable, Hashable {
         public var practiceID: String
         public var month: String
-        /// By ``FunnelMeasure`` raw value.
         public var counts: [String: PublishedCount]
-        /// By ``FunnelRate`` raw value: the percentage's text, or nil where not shown.
         public var rates: [String: String?]
-
-        public subscript(_ m: FunnelMeasure) -> PublishedCount { counts[m.rawValue] ?? .small }
-        public func rate(_ r: FunnelRate) -> String? { rates[r.rawValue] ?? nil }
 
         enum CodingKeys: String, CodingKey {
             case practiceID = "practice_id", month, counts, rates
@@ -108,17 +103,13 @@ public struct YieldReport: Codable, Sendable {
         public var total: ProxyRow? { rows.first { $0.proxy == YieldReport.total } }
     }
 
-    public struct ProxyRow: Codable, Sendable, Hashable {
+    /// One kind of evidence (eligible: its invitees), or `__total__`.
+    public struct ProxyRow: MeasureRow, Codable, Sendable, Hashable {
         /// ``ProxyClass/key``, or `__total__`.
         public var proxy: String
         public var label: String
-        /// By ``FunnelMeasure`` raw value (eligible: the invitees of the class).
         public var counts: [String: PublishedCount]
-        /// By ``FunnelRate`` raw value: the percentage's text, or nil where not shown.
         public var rates: [String: String?]
-
-        public subscript(_ m: FunnelMeasure) -> PublishedCount { counts[m.rawValue] ?? .small }
-        public func rate(_ r: FunnelRate) -> String? { rates[r.rawValue] ?? nil }
     }
 
     public struct Suppression: Codable, Sendable, Hashable {
@@ -176,4 +167,17 @@ public struct YieldReport: Codable, Sendable {
 
     /// The latest run (by index date, then id).
     public var latestRun: RunFacts? { runs.last }
+}
+
+/// A row of funnel measures as published: the funnel's, or the proxy table's.
+public protocol MeasureRow {
+    /// By ``FunnelMeasure`` raw value.
+    var counts: [String: PublishedCount] { get }
+    /// By ``FunnelRate`` raw value: the percentage's text, or nil where not shown.
+    var rates: [String: String?] { get }
+}
+
+extension MeasureRow {
+    public subscript(_ m: FunnelMeasure) -> PublishedCount { counts[m.rawValue] ?? .small }
+    public func rate(_ r: FunnelRate) -> String? { rates[r.rawValue] ?? nil }
 }
