@@ -56,7 +56,8 @@ public enum ContactHistory {
 
     /// Records a refused import in the audit trail (its own transaction: the
     /// import itself was rolled back). Problems are summarised by line only.
-    static func auditRefusal(_ database: Database, logger: Logger, action: String, refusal: ImportRefused,
+    /// When it cannot be recorded, the refusal says so (``ImportRefused/auditFailure``).
+    static func auditRefusal(_ database: Database, logger: Logger, action: String, refusal: inout ImportRefused,
                              sha256: String, extra: [String: JSONValue]) {
         var payload = extra
         payload["file"] = .string(refusal.file)
@@ -68,7 +69,8 @@ public enum ContactHistory {
                 try AuditLog.append(on: database.connection, action: action, payload: .object(payload))
             }
         } catch {
-            logger.error("could not record the refused import in the audit trail", metadata: ["error": "\(error)"])
+            logger.info("could not record the refused import in the audit trail", metadata: ["error": "\(error)"])
+            refusal.auditFailure = "\(error)"
         }
     }
 

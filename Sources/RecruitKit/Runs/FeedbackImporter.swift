@@ -57,9 +57,9 @@ public struct FeedbackImporter {
                 "import_id": "\(report.importId.map(String.init) ?? "none")",
             ])
             return report
-        } catch let refusal as ImportRefused {
+        } catch var refusal as ImportRefused {
             logger.info("feedback refused", metadata: ["file": "\(name)", "problems": "\(refusal.problemCount)"])
-            ContactHistory.auditRefusal(database, logger: logger, action: "feedback.import.refused", refusal: refusal,
+            ContactHistory.auditRefusal(database, logger: logger, action: "feedback.import.refused", refusal: &refusal,
                                         sha256: sha256, extra: [:])
             throw refusal
         }

@@ -79,9 +79,9 @@ public struct HistoryImporter {
                 "rows": "\(report.rows)", "import_id": "\(report.importId.map(String.init) ?? "none")",
             ])
             return report
-        } catch let refusal as ImportRefused {
+        } catch var refusal as ImportRefused {
             logger.info("history refused", metadata: ["file": "\(name)", "kind": "\(kind.rawValue)", "problems": "\(refusal.problemCount)"])
-            ContactHistory.auditRefusal(database, logger: logger, action: "history.import.refused", refusal: refusal, sha256: sha256,
+            ContactHistory.auditRefusal(database, logger: logger, action: "history.import.refused", refusal: &refusal, sha256: sha256,
                                         extra: ["cohort": .string(cohort), "kind": .string(kind.rawValue)])
             throw refusal
         }

@@ -12,6 +12,8 @@ public struct ImportRefused: Error, Sendable, CustomStringConvertible {
     public var file: String
     public var problems: [ImportProblem]
     public var problemCount: Int
+    /// Why the refusal itself could not be recorded in the audit trail (nil: it was).
+    public var auditFailure: String?
 
     public init(file: String, problems: [ImportProblem], problemCount: Int? = nil) {
         self.file = file
@@ -23,6 +25,7 @@ public struct ImportRefused: Error, Sendable, CustomStringConvertible {
         var lines = ["\(file): refused, nothing was imported: \(problemCount) problem\(problemCount == 1 ? "" : "s")"]
         for p in problems.prefix(Self.listedProblems) { lines.append("  \(file) \(p)") }
         if problemCount > Self.listedProblems { lines.append("  … and \(problemCount - Self.listedProblems) more") }
+        if let auditFailure { lines.append("  (the refusal could not be recorded in the audit trail: \(auditFailure))") }
         return lines.joined(separator: "\n")
     }
 }
