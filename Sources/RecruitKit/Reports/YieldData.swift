@@ -109,9 +109,10 @@ extension YieldData {
                      criterion: $0.string("criterion"), label: $0.string("label"), remaining: $0.int("remaining")!)
             }
             // Each criterion's effect, stored with the yield (runs recorded before sql/0015 have none).
-            for i in runs.indices {
-                for row in rows where row.int("run_id") == runs[i].id {
-                    if let effect = row["effect"] { runs[i].effects[row.string("criterion")] = effect }
+            let runIndex = Dictionary(uniqueKeysWithValues: runs.indices.map { (runs[$0].id, $0) })
+            for row in rows {
+                if let effect = row["effect"], let i = row.int("run_id").flatMap({ runIndex[$0] }) {
+                    runs[i].effects[row.string("criterion")] = effect
                 }
             }
             var outcomes: [RunPractice: [FunnelMeasure: Int]] = [:]

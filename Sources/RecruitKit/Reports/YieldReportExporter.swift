@@ -79,15 +79,20 @@ public enum YieldReportExporter {
             "secondary_counts": .stringConvertible(report.suppression.secondaryCounts),
         ])
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let contents: [String: Data] = [
-            "attrition.csv": Data(report.attritionCSV.utf8),
-            "funnel.csv": Data(report.funnelCSV.utf8),
-            "proxy.csv": Data(report.proxyCSV.utf8),
-            "yields.json": try encoder.encode(report) + Data("\n".utf8),
-            "report.html": Data(report.html.utf8),
-        ]
+        // Only the files written are rendered (the proxy report writes one, or none).
+        func contents(_ name: String) throws -> Data {
+            switch name {
+            case "attrition.csv": return Data(report.attritionCSV.utf8)
+            case "funnel.csv": return Data(report.funnelCSV.utf8)
+            case "proxy.csv": return Data(report.proxyCSV.utf8)
+            case "yields.json":
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                return try encoder.encode(report) + Data("\n".utf8)
+            case "report.html": return Data(report.html.utf8)
+            default: preconditionFailure("not a report file: \(name)")
+            }
+        }
         let dir = outDirectory?.standardizedFileURL
         let files = dir == nil ? [] : kind.fileNames
         let token = UUID().uuidString.prefix(8)
@@ -106,13 +111,14 @@ public enum YieldReportExporter {
             }
             for name in files {
                 let url = dir.appendingPathComponent(".\(name).\(token).tmp")
+                let bytes = try contents(name)
                 do {
-                    try contents[name]!.write(to: url)
+                    try bytes.write(to: url)
                 } catch {
                     throw RecruitError.refused("cannot write \(dir.appendingPathComponent(name).path): \(error.localizedDescription)")
                 }
                 temporary[name] = url
-                hashes[name] = Hashing.sha256Hex(contents[name]!)
+                hashes[name] = Hashing.sha256Hex(bytes)
             }
         }
 

@@ -39,8 +39,8 @@ public struct SicknessSpellParameters: Sendable, Hashable, Codable {
     /// longer than that window (plus one, D itself) can never be met.
     public func problems(lookbackDays: Int? = nil) -> [(parameter: String, message: String)] {
         var out: [(String, String)] = []
-        if !(1...365).contains(defaultCoverDays) {
-            out.append(("default_cover_days", "default_cover_days must be a whole number of days from 1 to 365, not \(defaultCoverDays)"))
+        if !(1...SicknessSpells.maxCoverDays).contains(defaultCoverDays) {
+            out.append(("default_cover_days", "default_cover_days must be a whole number of days from 1 to \(SicknessSpells.maxCoverDays), not \(defaultCoverDays)"))
         }
         if maxGapDays < 0 {
             out.append(("max_gap_days", "max_gap_days must be 0 or more, not \(maxGapDays)"))
@@ -109,7 +109,7 @@ public struct FitNote: Sendable, Hashable, Codable, CustomStringConvertible {
             }
         }
         guard i == u.count, digits > 0, !negative else { return nil }
-        return (1...365).contains(whole) ? whole : nil
+        return (1...SicknessSpells.maxCoverDays).contains(whole) ? whole : nil
     }
 
     public var description: String { "\(date)/\(value ?? "empty")" }
@@ -168,6 +168,9 @@ public struct SicknessSpellResult: Sendable, Hashable, Codable {
 
 /// The spell computation for one patient.
 public enum SicknessSpells {
+    /// The longest a note can cover: a value, or `default_cover_days`, from 1 to this many days.
+    public static let maxCoverDays = 365
+
     /// The spells of one patient's fit-note events at index date `indexDate`.
     ///
     /// `notes` may be in any order and may include notes after D (they are

@@ -580,10 +580,10 @@ public struct CohortSQLCompiler {
         if let from = q.window.fromDaysBefore { filter = "\(filter) AND m.d >= \(daysBefore(from, "\(k): notes seen from D minus"))" }
         let key: AnnotatedSQL = keyed ? ", (m.d - DATE '1970-01-01')::int8 * \(raw: String(scale)) + (\(raw: String(scale - 1)) - m.rank) AS k" : ""
         // Only a patient with a note recent enough to end a current cover can
-        // have a qualifying spell: a cover is at most 365 days, so its note is
-        // on or after D - max_days_since_end - 365. Chaining (a sort and two
+        // have a qualifying spell: a cover is at most maxCoverDays, so its note is
+        // on or after D - max_days_since_end - maxCoverDays. Chaining (a sort and two
         // window passes over every note of the record) is left to them.
-        let recent: AnnotatedSQL = "m.d >= \(d) - \(int(q.maxDaysSinceEnd, "\(k): the most days before D the cover may have ended")) - 365"
+        let recent: AnnotatedSQL = "m.d >= \(d) - \(int(q.maxDaysSinceEnd, "\(k): the most days before D the cover may have ended")) - \(raw: String(SicknessSpells.maxCoverDays))"
         let current: AnnotatedSQL = "(m.practice_id, m.patient_id) IN (SELECT m.practice_id, m.patient_id FROM me m WHERE \(filter) AND \(recent))"
         let notes: AnnotatedSQL = "(SELECT m.practice_id, m.patient_id, m.d, m.value\(key) FROM me m WHERE \(filter) AND \(current))"
         let values = SicknessSpells.SQLValues(

@@ -79,7 +79,7 @@ extension SicknessSpells {
                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
                     FROM (
                       SELECT n.practice_id, n.patient_id, n.d AS s\(keyed ? ", n.k" : ""),
-                             n.d + (CASE WHEN n.value BETWEEN 1 AND 365 AND n.value = trunc(n.value)
+                             n.d + (CASE WHEN n.value BETWEEN 1 AND \(raw: String(SicknessSpells.maxCoverDays)) AND n.value = trunc(n.value)
                                          THEN n.value::integer
                                          ELSE \(v.defaultCoverDays) END) - 1 AS e
                       FROM \(notes) AS n
