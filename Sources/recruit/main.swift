@@ -17,8 +17,11 @@ do {
     var command = try Recruit.parseAsRoot(GlobalArguments.hoist(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch let error as RecruitError {
-    FileHandle.standardError.write(Data("recruit: \(error.message)\n".utf8))
+    FileHandle.standardError.write(Data("recruit: \(error.commandLineText)\n".utf8))
     exit(error.exitCode)
+} catch let busy as PracticeBusy {
+    FileHandle.standardError.write(Data("recruit: \(busy); try again when it has finished, or give --wait to wait for it\n".utf8))
+    exit(1)
 } catch let error as PostgresError {
     var text = "recruit: database error: \(error)\n"
     if error.sqlState == "42501" {

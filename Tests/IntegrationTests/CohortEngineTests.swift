@@ -74,8 +74,9 @@ struct CohortEngineTests {
             try x.write(to: db)
             let e = try evaluator()
             let error = try #require(throws: RecruitError.self) { try e.evaluate(on: db, indexDate: nil, practices: nil) }
-            #expect(error.exitCode == 1)
-            #expect(error.message == "the practices' extract dates differ: 2026-07-01 (A81001); 2026-11-28 (B82002); give the index date with --index-date")
+            #expect(error.kind == .refused)
+            #expect(error.message == "the practices' extract dates differ: 2026-07-01 (A81001); 2026-11-28 (B82002)")
+            #expect(error.remedy == .give(.indexDate))
             // One practice: its own extract date.
             let a = try e.evaluate(on: db, indexDate: nil, practices: ["A81001"])
             #expect(a.indexDate == Self.d && a.invitations.count == 1 && a.practices.map(\.practiceID) == ["A81001"])
@@ -102,7 +103,7 @@ struct CohortEngineTests {
             try x.write(to: db)
             let unknown = try #require(throws: RecruitError.self) { try e.evaluate(on: db, indexDate: nil, practices: ["A81001", "Q99999"]) }
             #expect(unknown.message == "no loaded snapshot for practice Q99999: load its extract first")
-            #expect(unknown.exitCode == 1)
+            #expect(unknown.kind == .refused)
         }
     }
 

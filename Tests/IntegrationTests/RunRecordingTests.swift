@@ -75,7 +75,7 @@ struct RunRecordingTests {
             let file = try TestDatabase.temporaryDirectory("blocked").appendingPathComponent("not-a-folder")
             try Data("x".utf8).write(to: file)
             let error = try #require(throws: RecruitError.self) { try S.run(db, cohort, mode: .issue, out: file) }
-            #expect(error.exitCode == 2 && error.message.hasPrefix("cannot "))
+            #expect(error.kind == .environment && error.message.hasPrefix("cannot "))
             for table in ["runs", "run_practices", "run_invitations", "run_yields", "cohort_definitions", "codelist_versions", "audit_log"] {
                 #expect(try S.count(db, table) == 0, "\(table)")
             }
@@ -158,9 +158,10 @@ struct RunRecordingTests {
             // A second run issued at once for the same cohort and D: refused before evaluating, nothing recorded.
             let runs = try S.count(db, "runs"), audit = try S.count(db, "audit_log")
             let second = try #require(throws: RecruitError.self) { try S.run(db, cohort, mode: .issue, practices: ["B82002"]) }
-            #expect(second.exitCode == 1)
+            #expect(second.kind == .refused)
             #expect(second.message.hasPrefix("cohort chronic-pain-out-of-work was already issued for index date 2026-07-01: run \(runID) (issued "))
-            #expect(second.message.hasSuffix("for practice B82002; give --supersede \(runID) to replace it, which is recorded"))
+            #expect(second.message.hasSuffix("for practice B82002"))
+            #expect(second.remedy == .give(.supersede, "\(runID)", purpose: "to replace it, which is recorded"))
             #expect(try S.count(db, "runs") == runs && S.count(db, "audit_log") == audit)
             // A draft of it may be made, but not issued.
             let draft = try #require(try S.run(db, cohort, practices: ["B82002"]).runID)
@@ -174,7 +175,8 @@ struct RunRecordingTests {
             let late = try #require(throws: RecruitError.self) {
                 try RunIssuer(database: db, logger: TestDatabase.quietLogger).issue(draft, supersede: runID, wait: false)
             }
-            #expect(late.message.contains("was made without --supersede \(runID) after run \(runID) was issued"))
+            #expect(late.message.contains("was made without superseding run \(runID) after run \(runID) was issued"))
+            #expect(late.remedy == .give(.supersede, "\(runID)"))
         }
     }
 
@@ -211,7 +213,8 @@ struct RunRecordingTests {
             // --supersede of a draft, or of another cohort's run, is refused.
             let draft = try #require(later.runID)
             let notIssued = try #require(throws: RecruitError.self) { try S.run(db, cohort, supersede: draft) }
-            #expect(notIssued.message == "--supersede \(draft): run \(draft) is a draft, not issued; only an issued run is superseded")
+            #expect(notIssued.message == "run \(draft) is a draft, not issued; only an issued run is superseded")
+            #expect(notIssued.subject == .init(.supersede, "\(draft)"))
         }
     }
 

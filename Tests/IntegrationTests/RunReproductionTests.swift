@@ -58,7 +58,7 @@ struct RunReproductionTests {
             try S.replaceSnapshot(db, with: S.extract(["A81001", "B82002"], ["p1"], extractDate: S.d.adding(days: 10)))
             let audit = try S.count(db, "audit_log")
             let gone = try #require(throws: RecruitError.self) { try Self.reproducer(db).reproduce(runID, into: nil, wait: false) }
-            #expect(gone.exitCode == 1)
+            #expect(gone.kind == .refused)
             #expect(gone.message.hasPrefix("run \(runID) cannot be reproduced: the data it used is gone: practice A81001's snapshot of the run (load \(loadID), extract date 2026-07-01) has been dropped; it was replaced by load \(loadID + 1) (extract date 2026-07-11) at "))
             #expect(gone.message.contains("; practice B82002's snapshot of the run (load \(loadID), extract date 2026-07-01) has been dropped"))
             #expect(try S.count(db, "audit_log") == audit + 1)
@@ -176,9 +176,10 @@ struct RunReproductionTests {
         try TestDatabase.withSchema { db in
             try x.write(to: db)
             let error = try #require(throws: RecruitError.self) { try S.run(db, cohort, indexDate: S.d) }
-            #expect(error.exitCode == 1)
+            #expect(error.kind == .refused)
             #expect(error.message.hasPrefix("stale snapshot (more than 45 days older than the index date): practice A81001: extract date 2026-05-16 is 46 days before the index date 2026-07-01. Records made after the extract are missing"))
-            #expect(error.message.hasSuffix("give --allow-stale to run anyway (recorded with the run)"))
+            #expect(error.message.hasSuffix("load a newer extract"))
+            #expect(error.remedy == .init(verb: .give, inputs: [.allowStale], purpose: "to run anyway (recorded with the run)"))
             #expect(try S.count(db, "runs") == 0 && S.count(db, "audit_log") == 0)
             // 45 days is not stale.
             let fresh = try S.run(db, cohort, indexDate: S.d, practices: ["B82002"])
@@ -200,9 +201,10 @@ struct RunReproductionTests {
             defer { other.close() }
             try other.execute("SELECT set_config('application_name', 'recruit load', false)")
             try other.advisoryLock(PracticeLocks.key("B82002", in: db))
-            let error = try #require(throws: RecruitError.self) { try S.run(db, cohort) }
-            #expect(error.message.hasPrefix("practice B82002 is busy: recruit load (process \(other.backendPID), database user "))
-            #expect(error.message.hasSuffix("try again when it has finished, or give --wait to wait for it"))
+            let error = try #require(throws: PracticeBusy.self) { try S.run(db, cohort) }
+            #expect(error.practiceID == "B82002")
+            #expect(error.holder.hasPrefix("recruit load (process \(other.backendPID), database user "))
+            #expect(error.description.hasSuffix("(one run or load at a time per practice); nothing was changed"))
             #expect(try S.count(db, "runs") == 0)
             // The refused run released A81001: another session can take it.
             let probe = try db.newConnection()
@@ -241,7 +243,9 @@ struct RunReproductionTests {
                         _ = try S.run(mine, cohort, mode: .issue)
                         outcomes.add("ok")
                     } catch let error as RecruitError {
-                        outcomes.add(error.message.contains("is busy") || error.message.contains("already issued") ? "refused" : "\(i): \(error)")
+                        outcomes.add(error.message.contains("already issued") ? "refused" : "\(i): \(error)")
+                    } catch is PracticeBusy {
+                        outcomes.add("refused")
                     } catch {
                         outcomes.add("\(i): \(error)")
                     }

@@ -78,11 +78,11 @@ struct SynthCommandTests {
     @Test("usage errors exit 2 with a message", arguments: [
         (["--extract-date", "31/10/2026"], "--extract-date must be a date"),
         (["--profile", "emis"], "--profile must be one of canonical, cprd-gold"),
-        (["--patients", "0"], "--patients must be at least 1"),
+        (["--patients", "0"], "--patients 0: must be at least 1"),
         (["--profile", "cprd-gold", "--inject-errors", "0.01"], "canonical profile only"),
-        (["--inject-errors", "0.9"], "--inject-errors must be a rate"),
+        (["--inject-errors", "0.9"], "--inject-errors 0.9: must be a rate"),
         (["--codelists", "/nonexistent-recruit-codelists"], "no such folder"),
-        (["--truth", "INSIDE/truth.csv"], "--truth must be outside the extract folder"),
+        (["--truth", "INSIDE/truth.csv"], "truth.csv: must be outside the extract folder"),
     ])
     func usageErrors(arguments: [String], message: String) throws {
         let out = tempDir()

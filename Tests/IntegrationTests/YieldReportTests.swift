@@ -247,7 +247,8 @@ struct YieldReportTests {
             // Two cohorts with issued runs and no --cohort: name one.
             try fx.run(indexDate: "2024-02-29", practices: YieldFixtures.practices(1))
             error = #expect(throws: RecruitError.self) { try export(db, out: dir) }
-            #expect(error?.message == "name the cohort with --cohort: runs were issued for another-study, chronic-pain-out-of-work")
+            #expect(error?.message == "runs were issued for another-study, chronic-pain-out-of-work, and no cohort was named")
+            #expect(error?.remedy == .give(.cohort))
         }
     }
 

@@ -152,7 +152,7 @@ import Testing
         var drop = CodeListImporter.Options(name: "pain", system: .read2, file: good)
         drop.drops = [("Z9...", nil)]
         let dropError = #expect(throws: RecruitError.self) { try CodeListImporter(directory: dir, logger: logger).run(drop) }
-        #expect(dropError?.message.contains("--drop Z9... matches no code") == true)
+        #expect(dropError?.subject == .init(.drop, "Z9...") && dropError?.message.hasPrefix("matches no code") == true)
 
         let noColumn = try source("concept,description\nN245.,Leg pain\n")
         let columnError = #expect(throws: RecruitError.self) {

@@ -105,7 +105,7 @@ struct CohortParserTests {
         let error = try #require(throws: CohortDefinitionError.self) {
             _ = try CohortValidator.resolve(try parse(yaml), codeLists: Lists(missing: ["chronic-pian"]))
         }
-        #expect(error.recruitError.exitCode == 1)
+        #expect(error.recruitError.kind == .refused)
         #expect(error.description.contains("test.yaml:9:54: unknown code list 'chronic-pian'"))
     }
 

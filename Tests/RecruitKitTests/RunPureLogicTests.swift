@@ -17,7 +17,7 @@ struct RunPureLogicTests {
         #expect(rule.stale([snapshot], indexDate: Self.d).map(\.practiceID) == (stale ? ["A81001"] : []))
         if stale {
             let error = try #require(throws: RecruitError.self) { try rule.check([snapshot], indexDate: Self.d) }
-            #expect(error.exitCode == 1 && error.message.contains("practice A81001: extract date 2026-05-16 is 46 days before the index date 2026-07-01"))
+            #expect(error.kind == .refused && error.message.contains("practice A81001: extract date 2026-05-16 is 46 days before the index date 2026-07-01"))
         } else {
             try rule.check([snapshot], indexDate: Self.d)
         }

@@ -60,7 +60,7 @@ public enum AuditExportFile {
         while true {
             let chunk: Data
             do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
-                throw RecruitError.refused("\(url.path): cannot read the file: \(error.localizedDescription)")
+                throw RecruitError.refused("\(url.path): cannot read the file: \(error.localizedDescription)", underlying: error)
             }
             if chunk.isEmpty { break }
             pending.append(contentsOf: chunk)

@@ -19,7 +19,7 @@ extension AuditTrail {
         let url = url.standardizedFileURL
         let fm = FileManager.default
         if fm.fileExists(atPath: url.path) && !overwrite {
-            throw RecruitError.refused("\(url.path) exists: choose another file, or pass --force to replace it")
+            throw RecruitError.refused("\(url.path) exists: choose another file", remedy: .init(verb: .give, inputs: [.force], purpose: "to replace it"))
         }
         let directory = url.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
@@ -43,7 +43,7 @@ extension AuditTrail {
             guard !buffer.isEmpty else { return }
             buffer.withUnsafeBytes { hasher.update($0) }
             do { try handle.write(contentsOf: buffer) } catch {
-                throw RecruitError.refused("\(partial.path): cannot write: \(error.localizedDescription)")
+                throw RecruitError.refused("\(partial.path): cannot write: \(error.localizedDescription)", underlying: error)
             }
             buffer.removeAll(keepingCapacity: true)
         }
@@ -60,7 +60,7 @@ extension AuditTrail {
 
         if overwrite { try? fm.removeItem(at: url) }
         do { try fm.moveItem(at: partial, to: url) } catch {
-            throw RecruitError.refused("\(url.path): cannot write: \(error.localizedDescription)")
+            throw RecruitError.refused("\(url.path): cannot write: \(error.localizedDescription)", underlying: error)
         }
         done = true
         let entryId: Int

@@ -148,7 +148,8 @@ public struct CodeListImporter {
         systemEntry.status = options.status
         if options.status == .reviewed {
             guard let reviewer = options.reviewer, let date = options.reviewedOn else {
-                throw RecruitError.refused("--status reviewed needs --reviewer and --reviewed-on")
+                throw RecruitError.refused("a reviewed list needs its reviewer and review date", subject: .init(.status, "reviewed"),
+                                            remedy: .init(verb: .give, inputs: [.reviewer, .reviewedOn]))
             }
             systemEntry.reviewer = reviewer
             systemEntry.reviewedOn = date
@@ -193,7 +194,7 @@ public struct CodeListImporter {
             throw error
         } catch {
             try? FileManager.default.removeItem(at: temp)
-            throw RecruitError.environment("cannot write \(url.path): \(error.localizedDescription)")
+            throw RecruitError.environment("cannot write \(url.path): \(error.localizedDescription)", underlying: error)
         }
     }
 
@@ -209,14 +210,14 @@ public struct CodeListImporter {
     /// Reads, filters and cleans the source; returns the rows to write and the record of what was done.
     func readSource(_ options: Options) throws -> ([(code: String, term: String)], CodeListManifest.Imported) {
         if options.empty {
-            guard options.file == nil else { throw RecruitError.refused("give a FILE or --empty, not both") }
+            guard options.file == nil else { throw RecruitError.refused("a system with no codes is imported from no file", subject: .init(.emptySystem)) }
             guard options.drops.isEmpty, options.filters.isEmpty else {
-                throw RecruitError.refused("--empty takes no --where or --drop")
+                throw RecruitError.refused("a system with no codes has no rows to filter or codes to drop", subject: .init(.emptySystem))
             }
             return ([], CodeListManifest.Imported(file: "(none)", sha256: "", rowsRead: 0, rowsSelected: 0, codeColumn: "",
                                                   termColumn: nil, filters: [], codes: 0, cleaning: [], dropped: []))
         }
-        guard let url = options.file else { throw RecruitError.refused("give the FILE to import, or --empty for a system with no codes") }
+        guard let url = options.file else { throw RecruitError.refused("no file to import", remedy: .init(verb: .give, inputs: [.importFile], alternative: .emptySystem)) }
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw RecruitError.refused("\(url.path): cannot read the file")
         }
@@ -230,23 +231,24 @@ public struct CodeListImporter {
         guard try reader.next() else { throw RecruitError.refused("\(fileName): empty file") }
         let header = reader.strings.map { $0.trimmingCharacters(in: .whitespaces) }
         let lower = header.map { $0.lowercased() }
-        func column(_ wanted: String, _ what: String) throws -> Int {
+        func column(_ wanted: String, _ what: RecruitError.Input) throws -> Int {
             guard let i = lower.firstIndex(of: wanted.lowercased()) else {
-                throw RecruitError.refused("\(fileName): line 1: no column \(wanted) for \(what) (columns: \(header.joined(separator: ", ")))")
+                throw RecruitError.refused("\(fileName): line 1: no column \(wanted) (columns: \(header.joined(separator: ", ")))", subject: .init(what, wanted))
             }
             return i
         }
         let codeIndex: Int
         if let wanted = options.codeColumn {
-            codeIndex = try column(wanted, "--code-column")
+            codeIndex = try column(wanted, .codeColumn)
         } else if let i = (Self.codeColumnCandidates[options.system] ?? ["code"]).lazy.compactMap({ lower.firstIndex(of: $0) }).first {
             codeIndex = i
         } else {
-            throw RecruitError.refused("\(fileName): line 1: no code column found for \(options.system.rawValue) (columns: \(header.joined(separator: ", "))); name it with --code-column")
+            throw RecruitError.refused("\(fileName): line 1: no code column found for \(options.system.rawValue) (columns: \(header.joined(separator: ", ")))",
+                                       remedy: .give(.codeColumn))
         }
-        let termIndex: Int? = try options.termColumn.map { try column($0, "--term-column") }
+        let termIndex: Int? = try options.termColumn.map { try column($0, .termColumn) }
             ?? Self.termColumnCandidates.lazy.compactMap { lower.firstIndex(of: $0) }.first { $0 != codeIndex }
-        let filterIndexes = try options.filters.map { (try column($0.column, "--where"), $0.value) }
+        let filterIndexes = try options.filters.map { (try column($0.column, .filter), $0.value) }
 
         var rowsRead = 0
         var selected: [CleanRow] = []
@@ -295,7 +297,7 @@ public struct CodeListImporter {
         var dropped: [CodeListManifest.Drop] = []
         for drop in options.drops {
             if let problem = options.system.problem(with: drop.code) {
-                throw RecruitError.refused("--drop \(drop.code): \(problem)")
+                throw RecruitError.refused(problem, subject: .init(.drop, drop.code))
             }
             let matches: (String) -> Bool = options.system.hasHierarchyInCode
                 ? { ReadV2Hierarchy.isSelfOrDescendant($0, of: drop.code) } : { $0 == drop.code }
@@ -305,7 +307,7 @@ public struct CodeListImporter {
                 removed.append(row.term.isEmpty ? row.code : "\(row.code) \(row.term)")
             }
             guard !removed.isEmpty else {
-                throw RecruitError.refused("--drop \(drop.code) matches no code in \(fileName) (a typo?)")
+                throw RecruitError.refused("matches no code in \(fileName) (a typo?)", subject: .init(.drop, drop.code))
             }
             selected.removeAll { matches($0.code) }
             dropped.append(CodeListManifest.Drop(code: drop.code, reason: drop.reason, removed: removed))
@@ -339,7 +341,8 @@ public struct CodeListImporter {
                                        + (invalid.count > 50 ? "\n  …" : ""))
         }
         guard !result.isEmpty else {
-            throw RecruitError.refused("\(fileName): no codes selected (\(rowsRead) rows read); check --where, --drop and --code-column, or use --empty")
+            throw RecruitError.refused("\(fileName): no codes selected (\(rowsRead) rows read)",
+                                       remedy: .init(verb: .check, inputs: [.filter, .drop, .codeColumn], alternative: .emptySystem))
         }
 
         var cleaning: [String] = []

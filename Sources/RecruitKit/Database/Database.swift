@@ -49,7 +49,7 @@ public final class Database {
         do {
             connection = try Connection(conninfo: conninfo)
         } catch let error as PostgresError {
-            throw RecruitError.environment("cannot connect to PostgreSQL: \(error.message)")
+            throw RecruitError.environment("cannot connect to PostgreSQL: \(error.message)", underlying: error)
         }
         try useSchema(connection, schema)
         return Database(connection: connection, conninfo: conninfo, schema: schema, logger: logger)

@@ -41,7 +41,7 @@ public struct DatabaseSettings: Sendable {
     /// A human description of where the data goes, with no password.
     public var summary: String {
         switch source {
-        case .connectionString: return "the database given by --database / DATABASE_URL"
+        case .connectionString: return "the database given on the command line or in DATABASE_URL"
         case .environment: return "the database named by the PG* environment"
         case .embedded(let dir): return "the embedded cluster in \(dir.path)"
         }

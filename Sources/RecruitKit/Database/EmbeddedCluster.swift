@@ -76,7 +76,7 @@ public struct EmbeddedCluster: Sendable {
         throw RecruitError.environment("""
             no PostgreSQL server binaries (initdb, pg_ctl) found on PATH or under /usr/lib/postgresql/*/bin.
             Install them (Debian/Ubuntu: sudo apt-get install postgresql), or point recruit at an existing \
-            server with --database, DATABASE_URL or PGHOST.
+            server (DATABASE_URL, PGHOST, or the command's database option).
             """)
     }
 

@@ -99,7 +99,7 @@ public struct Migrator {
                     try conn.execute("INSERT INTO schema_migrations (version, name, sha256) VALUES (\(m.version), \(m.name), \(m.sha256))")
                 }
             } catch let error as PostgresError {
-                throw RecruitError.environment("migration \(m.name) failed: \(error)")
+                throw RecruitError.environment("migration \(m.name) failed: \(error)", underlying: error)
             }
         }
         return pending

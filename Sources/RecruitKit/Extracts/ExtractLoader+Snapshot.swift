@@ -52,7 +52,8 @@ extension ExtractLoader {
             }
             if run.tablesCommitted { _ = try dropUnreferencedTables() }
         }
-        run.releaseLocks(conn)
+        try? run.locks?.release()
+        run.locks = nil
         logger.info("load finished", metadata: ["load_id": "\(run.loadID)", "status": "\(summary.status.rawValue)",
                                                 "seconds": "\(summary.elapsedSeconds)", "rows": "\(summary.rowsRead)"])
     }
@@ -148,31 +149,15 @@ extension ExtractLoader {
 
     // MARK: Practice locks
 
-    /// Takes the advisory lock of every practice, in order (two loads never deadlock).
+    /// Takes every practice's lock (``PracticeLocks``: in order, so two loads never deadlock).
     ///
-    /// - Throws: ``PracticeBusy`` naming the load or run that holds a practice, unless `--wait`.
+    /// - Throws: ``PracticeBusy`` naming the load or run that holds a practice, unless the load waits.
     func lockPractices(_ practices: [String], _ run: inout LoadRun) throws {
-        let conn = db.connection
-        for practice in practices.sorted() {
-            let key = PracticeLocks.key(practice, in: db)
-            if try conn.tryAdvisoryLock(key) {
-                run.lockedPractices.append(key)
-                continue
-            }
-            let holder = try PracticeLocks.holder(of: practice, in: db)
-            if run.options.wait {
-                progress?.step("waiting for practice \(practice): \(holder)")
-                logger.info("waiting for a practice held by another load", metadata: ["practice": "\(practice)"])
-                try conn.advisoryLock(key)
-                run.lockedPractices.append(key)
-                continue
-            }
-            run.releaseLocks(conn)
-            throw PracticeBusy(message: """
-                practice \(practice) is busy: \(holder) holds it (one run or load at a time per practice); \
-                nothing was changed. Try again when it has finished, or use --wait
-                """)
+        let locks = PracticeLocks(database: db, logger: logger)
+        try locks.acquire(practices, wait: run.options.wait, holder: "recruit load \(run.loadID)") { [progress] practice, holder in
+            progress?.step("waiting for practice \(practice): \(holder)")
         }
+        run.locks = locks
     }
 
     // MARK: Snapshots

@@ -67,7 +67,7 @@ public final class ExtractLoader {
             throw RecruitError.environment("\(options.directory.path): no such folder (give the extract's folder)")
         }
         guard options.maxRejectRate >= 0 && options.maxRejectRate <= 1 else {
-            throw RecruitError.environment("--max-reject-rate must be between 0 and 1")
+            throw RecruitError.environment("must be between 0 and 1", subject: .init(.maxRejectRate, String(options.maxRejectRate)))
         }
         var summary = LoadSummary(status: .refused, directory: options.directory.path, profile: options.profile.name,
                                   profileSHA256: options.profile.sha256, dryRun: options.dryRun, forced: options.force,
@@ -79,30 +79,26 @@ public final class ExtractLoader {
         try conn.advisoryLock(db.lockKey("load:\(loadID)"))
         defer { try? conn.advisoryUnlock(db.lockKey("load:\(loadID)")) }
         var run = LoadRun(loadID: loadID, options: options)
-        defer { run.releaseLocks(conn) }
+        defer { try? run.locks?.release() }
         do {
             try perform(&run, &summary)
         } catch let error as RecruitError where error.kind == .refused {
             summary.status = .refused
             summary.reason = error.message
+            summary.remedy = error.remedy
         } catch let busy as PracticeBusy {
             summary.status = .refused
             summary.busy = true
-            summary.reason = busy.message
+            summary.reason = busy.description
         } catch {
             summary.status = .failed
             summary.reason = Self.describe(error)
             summary.elapsedSeconds = Date().timeIntervalSince(started)
             try? finish(&run, &summary, started: started)
-            throw RecruitError.environment("load \(loadID) failed: \(summary.reason!)")
+            throw RecruitError.environment("load \(loadID) failed: \(summary.reason!)", underlying: error)
         }
         try finish(&run, &summary, started: started)
         return summary
-    }
-
-    /// A practice is being loaded by another load.
-    struct PracticeBusy: Error {
-        let message: String
     }
 
     static func describe(_ error: any Error) -> String {
@@ -120,7 +116,8 @@ public final class ExtractLoader {
         var dictionaries: [String: LookupTable] = [:]
         var registry: PatientRegistry?
         var practices: [Int] = []
-        var lockedPractices: [String] = []
+        /// The practices' locks, while the load holds them.
+        var locks: PracticeLocks?
         var stats: [CanonicalFile: FileStreamer.Stats] = [:]
         var before: [String: (Int, String, LoadSummary.Counts)] = [:]
         var tablesCommitted = false
@@ -130,10 +127,6 @@ public final class ExtractLoader {
         /// The patient id that splits the events into two tables (two COPY streams).
         var eventsSplit: [UInt8]?
 
-        mutating func releaseLocks(_ conn: Connection) {
-            for key in lockedPractices.reversed() { try? conn.advisoryUnlock(key) }
-            lockedPractices = []
-        }
     }
 
     /// Steps 2-6.
@@ -143,12 +136,12 @@ public final class ExtractLoader {
         let manifest = try ExtractFiles.readManifest(in: options.directory)
         switch (options.extractDate, manifest?.extractDate) {
         case (let flag?, let file?) where flag != file:
-            summary.warnings.append("--extract-date \(flag) differs from extract.json's extract_date \(file); using \(flag)")
+            summary.warnings.append("the extract date given, \(flag), differs from extract.json's extract_date \(file); using \(flag)")
             run.extractDate = flag
         case (let flag?, _): run.extractDate = flag
         case (nil, let file?): run.extractDate = file
         case (nil, nil):
-            throw RecruitError.refused("no extract date: the extract has no extract.json with extract_date; give --extract-date YYYY-MM-DD")
+            throw RecruitError.refused("no extract date: the extract has no extract.json with extract_date", remedy: .give(.extractDate, "YYYY-MM-DD"))
         }
         let extractDate = run.extractDate!
         summary.extractDate = extractDate.description
@@ -162,7 +155,7 @@ public final class ExtractLoader {
         if !options.force, let same = try alreadyLoaded(&run, &summary) {
             run.sameAsLoad = same
             summary.status = .unchanged
-            summary.reason = "these files (by SHA-256) were already loaded for the same practices by load \(same); nothing to do (use --force to reload)"
+            summary.reason = "these files (by SHA-256) were already loaded for the same practices by load \(same); nothing to do"
             return
         }
         for (name, spec) in profile.dictionaries.sorted(by: { $0.key < $1.key }) {

@@ -21,6 +21,8 @@ public struct LoadSummary: Codable, Sendable {
     public var reason: String?
     /// True when the refusal is not about the input (another load holds a practice): exit 2.
     public var busy = false
+    /// What would let a refused load go on (the extract date to give).
+    public var remedy: RecruitError.Remedy?
     public var directory: String
     public var profile: String
     public var profileSHA256: String
@@ -82,15 +84,6 @@ public struct LoadSummary: Codable, Sendable {
         /// Rows of the three files rejected that belong to this practice (its
         /// patients' rows, and their events and prescriptions).
         public var rejected = 0
-    }
-
-    /// The exit code `recruit load` returns for this summary.
-    public var exitCode: Int32 {
-        switch status {
-        case .loaded, .unchanged, .dryRun: return 0
-        case .refused: return busy ? 2 : 1
-        case .failed: return 2
-        }
     }
 
     /// JSON with snake_case keys.

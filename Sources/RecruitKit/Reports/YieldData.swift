@@ -228,8 +228,8 @@ extension YieldData {
         let names = try connection.query("SELECT DISTINCT cohort_name FROM runs WHERE status = \(RunStatus.issued.rawValue) ORDER BY 1").map { $0.string("cohort_name") }
         switch names.count {
         case 1: return names[0]
-        case 0: throw RecruitError.refused("nothing to report: no run has been issued yet (see: recruit run --issue)")
-        default: throw RecruitError.refused("name the cohort with --cohort: runs were issued for \(names.joined(separator: ", "))")
+        case 0: throw RecruitError.refused("nothing to report: no run has been issued yet", remedy: .init(verb: .see, inputs: [.issue]))
+        default: throw RecruitError.refused("runs were issued for \(names.joined(separator: ", ")), and no cohort was named", remedy: .give(.cohort))
         }
     }
 

@@ -311,7 +311,7 @@ extension YieldReport {
             var versions: [String] = []
             for r in data.runs where !versions.contains(r.cohortVersion) { versions.append(r.cohortVersion) }
             let rule = suppression.map(\.statement)
-                ?? "None: exact counts (--no-suppression). For use inside the practice only: do not send this report outside it."
+                ?? "None: exact counts (suppression turned off). For use inside the practice only: do not send this report outside it."
             return YieldReport(
                 cohortName: data.cohortName, cohortVersions: versions,
                 generatedAt: YieldReport.timestamp(generatedAt), toolVersion: ToolInfo.version,

@@ -107,7 +107,7 @@ public enum YieldReportExporter {
             do {
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             } catch {
-                throw RecruitError.refused("cannot create \(dir.path): \(error.localizedDescription)")
+                throw RecruitError.refused("cannot create \(dir.path): \(error.localizedDescription)", underlying: error)
             }
             for name in files {
                 let url = dir.appendingPathComponent(".\(name).\(token).tmp")
@@ -115,7 +115,7 @@ public enum YieldReportExporter {
                 do {
                     try bytes.write(to: url)
                 } catch {
-                    throw RecruitError.refused("cannot write \(dir.appendingPathComponent(name).path): \(error.localizedDescription)")
+                    throw RecruitError.refused("cannot write \(dir.appendingPathComponent(name).path): \(error.localizedDescription)", underlying: error)
                 }
                 temporary[name] = url
                 hashes[name] = Hashing.sha256Hex(bytes)
@@ -142,7 +142,7 @@ public enum YieldReportExporter {
             "tool_version": .string(ToolInfo.version),
         ]
         if suppression == nil {
-            payload["no_suppression"] = "exact counts exported with --no-suppression: for use inside the practice only"
+            payload["no_suppression"] = "exact counts exported with suppression turned off: for use inside the practice only"
         }
         let entry = try AuditLog.append(on: database.connection, action: "report.export",
                                         subjects: ["run_ids": .array(runIDs.map { .int($0) })], payload: .object(payload))

@@ -59,7 +59,7 @@ public enum CohortOutputWriter {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw RecruitError.environment("cannot create the output folder \(directory.path): \(error.localizedDescription)")
+            throw RecruitError.environment("cannot create the output folder \(directory.path): \(error.localizedDescription)", underlying: error)
         }
         var hashes: [String: String] = [:]
         for (name, text) in [(RunOutputWriter.invitationsFile, invitationsCSV(evaluation)), (RunOutputWriter.yieldFile, yieldCSV(evaluation))] {
@@ -76,7 +76,7 @@ public enum CohortOutputWriter {
             try data.write(to: temporary)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw RecruitError.environment("cannot write \(url.path): \(error.localizedDescription)")
+            throw RecruitError.environment("cannot write \(url.path): \(error.localizedDescription)", underlying: error)
         }
         // rename(2) replaces the target atomically: a reader sees the old file or the new one.
         guard rename(temporary.path, url.path) == 0 else {

@@ -46,7 +46,8 @@ public struct PatientExplainer {
                 throw RecruitError.refused("run \(runID) has no patient with the id given in \(practiceID.map { "practice \($0)" } ?? "its practices (\(run.practiceIDs.joined(separator: ", ")))")")
             }
             guard candidates.count == 1 else {
-                throw RecruitError.refused("the id given names patients in \(candidates.count) practices of run \(runID) (\(candidates.map { $0.string("practice_id") }.joined(separator: ", "))): give --practice")
+                throw RecruitError.refused("the id given names patients in \(candidates.count) practices of run \(runID) (\(candidates.map { $0.string("practice_id") }.joined(separator: ", ")))",
+                                           remedy: .give(.practice))
             }
             let practice = row.string("practice_id")
             let d = run.indexDate

@@ -144,8 +144,9 @@ public struct RunIssuer {
                     SELECT issued_at < \(historyAsOf)::timestamptz AS before FROM runs WHERE run_id = \(supersede)
                     """).first?.bool("before") ?? false
                 if before {
-                    throw RecruitError.refused("run \(runID) was made without --supersede \(supersede) after run \(supersede) was issued, so its list left out run \(supersede)'s invitees; "
-                                               + "make a new run with --supersede \(supersede)")
+                    throw RecruitError.refused("run \(runID) was made without superseding run \(supersede) after run \(supersede) was issued, so its list left out run \(supersede)'s invitees; "
+                                               + "make a new run that supersedes it",
+                                               remedy: .give(.supersede, String(supersede)))
                 }
             }
         }
@@ -191,8 +192,9 @@ public struct RunIssuer {
         let listing = byRun.map { run, rows in
             "run \(run) (issued \(rows[0].issuedAt)) for practice\(rows.count == 1 ? "" : "s") \(rows.map(\.practiceID).joined(separator: ", "))"
         }.joined(separator: "; ")
-        let hint = byRun.count == 1 ? "give --supersede \(byRun[0].key) to replace it, which is recorded" : "supersede them one at a time"
-        throw RecruitError.refused("cohort \(cohortName) was already issued for index date \(indexDate): \(listing); \(hint)")
+        let message = "cohort \(cohortName) was already issued for index date \(indexDate): \(listing)"
+        guard byRun.count == 1 else { throw RecruitError.refused(message + "; supersede them one at a time") }
+        throw RecruitError.refused(message, remedy: .give(.supersede, String(byRun[0].key), purpose: "to replace it, which is recorded"))
     }
 
     /// Checks that run `superseded` can be superseded by a run of `cohortName`
@@ -204,13 +206,15 @@ public struct RunIssuer {
                                   on c: Connection) throws -> [String] {
         guard superseded != runID else { throw RecruitError.refused("a run cannot supersede itself") }
         guard let row = try c.query("SELECT status, cohort_name FROM runs WHERE run_id = \(superseded)").first else {
-            throw RecruitError.refused("--supersede \(superseded): there is no recorded run \(superseded)")
+            throw RecruitError.refused("there is no recorded run \(superseded)", subject: .init(.supersede, String(superseded)))
         }
         guard RunStatus(rawValue: row.string("status")) == .issued else {
-            throw RecruitError.refused("--supersede \(superseded): run \(superseded) is a \(row.string("status")), not issued; only an issued run is superseded")
+            throw RecruitError.refused("run \(superseded) is a \(row.string("status")), not issued; only an issued run is superseded",
+                                       subject: .init(.supersede, String(superseded)))
         }
         guard row.string("cohort_name") == cohortName else {
-            throw RecruitError.refused("--supersede \(superseded): run \(superseded) is of cohort \(row.string("cohort_name")), not \(cohortName)")
+            throw RecruitError.refused("run \(superseded) is of cohort \(row.string("cohort_name")), not \(cohortName)",
+                                       subject: .init(.supersede, String(superseded)))
         }
         let shared = try c.query("""
             SELECT practice_id FROM run_practices
@@ -218,8 +222,8 @@ public struct RunIssuer {
             ORDER BY practice_id COLLATE "C"
             """).map { $0.string("practice_id") }
         guard !shared.isEmpty else {
-            throw RecruitError.refused("--supersede \(superseded): run \(superseded) covers none of this run's practices (\(practices.joined(separator: ", "))) "
-                                       + "that it has not been superseded for already")
+            throw RecruitError.refused("run \(superseded) covers none of this run's practices (\(practices.joined(separator: ", "))) "
+                                       + "that it has not been superseded for already", subject: .init(.supersede, String(superseded)))
         }
         return shared
     }

@@ -101,7 +101,7 @@ public enum RunOutputWriter {
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
-            throw RecruitError.environment("cannot create the folder \(url.deletingLastPathComponent().path): \(error.localizedDescription)")
+            throw RecruitError.environment("cannot create the folder \(url.deletingLastPathComponent().path): \(error.localizedDescription)", underlying: error)
         }
         try CohortOutputWriter.writeAtomically(data, to: url)
         return Hashing.sha256Hex(data)

@@ -47,7 +47,7 @@ public struct RunRecorder {
         let directory = request.outputDirectory.standardizedFileURL
         try Self.checkOutputFolder(directory)
         if request.mode == .dryRun && request.supersede != nil {
-            throw RecruitError.refused("--supersede needs a recorded run: a dry run supersedes nothing")
+            throw RecruitError.refused("a dry run supersedes nothing: superseding needs a recorded run", subject: .init(.supersede, request.supersede.map(String.init)))
         }
         let practices = try request.requestedPractices ?? database.connection.query("""
             SELECT practice_id FROM practice_snapshots ORDER BY practice_id COLLATE "C"
@@ -148,7 +148,7 @@ public struct RunRecorder {
         guard FileManager.default.fileExists(atPath: url.path), let previous = try? RunManifest.read(from: url) else { return }
         if previous.status == .issued {
             throw RecruitError.refused("\(directory.path) holds the outputs of issued run \(previous.runID.map(String.init) ?? "?"), which are frozen: "
-                                       + "write this run to another folder (--out)")
+                                       + "write this run to another folder", remedy: .give(.outputFolder))
         }
     }
 

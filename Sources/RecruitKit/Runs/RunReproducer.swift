@@ -85,10 +85,11 @@ public struct RunReproducer {
         let out = (directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("recruit-reproduce-\(runID)-\(UUID().uuidString.prefix(8))"))
             .standardizedFileURL
         if let recorded = run.outputDirectory, URL(fileURLWithPath: recorded).standardizedFileURL == out {
-            throw RecruitError.refused("--out \(out.path) is run \(runID)'s own output folder: reproduce into another folder")
+            throw RecruitError.refused("\(out.path) is run \(runID)'s own output folder: reproduce into another folder",
+                                       remedy: .give(.outputFolder))
         }
         try RunRecorder.checkOutputFolder(out)
-        return try PracticeLocks.holding(run.practiceIDs, on: database, wait: wait, holder: "recruit run --reproduce \(runID)", logger: logger) {
+        return try PracticeLocks.holding(run.practiceIDs, on: database, wait: wait, holder: "recruit: reproducing run \(runID)", logger: logger) {
             let (missing, replaced) = try RecordedSnapshots.check(run, on: database)
             if !missing.isEmpty {
                 let reason = missing.map(\.description).joined(separator: "; ")

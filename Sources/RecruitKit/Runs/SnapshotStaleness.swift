@@ -41,6 +41,7 @@ public struct SnapshotStaleness: Sendable {
         throw RecruitError.refused(
             "stale snapshot\(stale.count == 1 ? "" : "s") (more than \(maxExtractAgeDays) days older than the index date): \(listing). "
                 + "Records made after the extract are missing, and people may have died, moved or dissented since: "
-                + "load a newer extract, or give --allow-stale to run anyway (recorded with the run)")
+                + "load a newer extract",
+            remedy: .init(verb: .give, inputs: [.allowStale], purpose: "to run anyway (recorded with the run)"))
     }
 }

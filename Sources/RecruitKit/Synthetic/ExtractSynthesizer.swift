@@ -28,18 +28,19 @@ public struct ExtractSynthesizer {
     /// - Throws: ``RecruitError`` (refused) for unusable options or an unreadable
     ///   code list; (environment) when the output cannot be written.
     public func run(progress: ((Int, Int) -> Void)? = nil) throws -> SynthesisSummary {
-        if let problem = options.problems.first { throw RecruitError.refused(problem) }
+        if let problem = options.problems.first { throw problem }
         let started = Date()
         let fm = FileManager.default
         let out = options.outputDirectory
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: options.codeListDirectory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw RecruitError.refused("code list folder \(options.codeListDirectory.path) does not exist (see --codelists)")
+            throw RecruitError.refused("code list folder \(options.codeListDirectory.path) does not exist",
+                                       remedy: .init(verb: .see, inputs: [.codeListFolder]))
         }
         do {
             try fm.createDirectory(at: out, withIntermediateDirectories: true)
         } catch {
-            throw RecruitError.environment("cannot create \(out.path): \(error.localizedDescription)")
+            throw RecruitError.environment("cannot create \(out.path): \(error.localizedDescription)", underlying: error)
         }
         let staging = out.appendingPathComponent(".synth-staging")
         try? fm.removeItem(at: staging)
@@ -57,7 +58,8 @@ public struct ExtractSynthesizer {
 
         let plan = PracticePlan(patients: options.patients, count: options.practices, seed: options.seed)
         if !canonical && plan.practices.count > 999 {
-            throw RecruitError.refused("the cprd-gold profile holds at most 999 practices; \(options.patients) patients make \(plan.practices.count): give --practices")
+            throw RecruitError.refused("the cprd-gold profile holds at most 999 practices; \(options.patients) patients make \(plan.practices.count)",
+                                       remedy: .give(.practices))
         }
         let ids = PseudonymousID(seed: options.seed)
         let source = "recruit synth (seed \(options.seed))"
@@ -84,7 +86,7 @@ public struct ExtractSynthesizer {
             do {
                 try fm.createDirectory(at: folder, withIntermediateDirectories: true)
             } catch {
-                throw RecruitError.environment("cannot create \(folder.path): \(error.localizedDescription)")
+                throw RecruitError.environment("cannot create \(folder.path): \(error.localizedDescription)", underlying: error)
             }
             let staged = folder.appendingPathComponent(".\(truthFile.lastPathComponent).synth-staging")
             truthStaging = staged
@@ -119,7 +121,7 @@ public struct ExtractSynthesizer {
             do {
                 try fm.moveItem(at: truthStaging, to: truthFile)
             } catch {
-                throw RecruitError.environment("cannot write \(truthFile.path): \(error.localizedDescription)")
+                throw RecruitError.environment("cannot write \(truthFile.path): \(error.localizedDescription)", underlying: error)
             }
         }
         progress?(total, total)

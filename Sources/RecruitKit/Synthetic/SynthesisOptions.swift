@@ -50,24 +50,30 @@ public struct SynthesisOptions: Sendable {
         self.truthFile = truthFile
     }
 
-    /// The problems with these options, as messages (empty when they are usable).
-    public var problems: [String] {
-        var out: [String] = []
-        if patients < 1 { out.append("--patients must be at least 1") }
-        if let practices {
-            if practices < 1 { out.append("--practices must be at least 1") }
-            if practices > patients { out.append("--practices (\(practices)) cannot exceed --patients (\(patients))") }
+    /// The problems with these options, each about one of them (empty when they are usable).
+    public var problems: [RecruitError] {
+        var out: [RecruitError] = []
+        func problem(_ input: RecruitError.Input, _ value: some CustomStringConvertible, _ message: String) {
+            out.append(.refused(message, subject: .init(input, value.description)))
         }
-        if profile == .cprdGold && (practices ?? 0) > 999 { out.append("the cprd-gold profile holds at most 999 practices") }
-        if !(0...0.5).contains(errorRate) { out.append("--inject-errors must be a rate between 0 and 0.5") }
-        if errorRate > 0 && profile != .canonical { out.append("--inject-errors works with the canonical profile only") }
-        if extractDate.year < 1950 { out.append("--extract-date must be 1950-01-01 or later") }
-        if patients > 999_000_000 { out.append("--patients must be below 1,000,000,000") }
+        if patients < 1 { problem(.patients, patients, "must be at least 1") }
+        if let practices {
+            if practices < 1 { problem(.practices, practices, "must be at least 1") }
+            if practices > patients { problem(.practices, practices, "cannot exceed the number of patients (\(patients))") }
+        }
+        if profile == .cprdGold && (practices ?? 0) > 999 {
+            problem(.practices, practices ?? 0, "the cprd-gold profile holds at most 999 practices")
+        }
+        if !(0...0.5).contains(errorRate) { problem(.errorRate, errorRate, "must be a rate between 0 and 0.5") }
+        if errorRate > 0 && profile != .canonical { problem(.errorRate, errorRate, "works with the canonical profile only") }
+        if extractDate.year < 1950 { problem(.extractDate, extractDate, "must be 1950-01-01 or later") }
+        if patients > 999_000_000 { problem(.patients, patients, "must be below 1,000,000,000") }
         if let truthFile {
             let folder = outputDirectory.standardizedFileURL.resolvingSymlinksInPath().path
             let file = truthFile.standardizedFileURL.resolvingSymlinksInPath().path
             if file == folder || file.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") {
-                out.append("--truth must be outside the extract folder \(outputDirectory.path): the extract never carries work status")
+                problem(.truthFile, truthFile.path,
+                        "must be outside the extract folder \(outputDirectory.path): the extract never carries work status")
             }
         }
         return out

@@ -108,6 +108,7 @@ extension CodeListsCommand {
             }
             guard CodeListManifest.Status(rawValue: status) != nil else { throw ValidationError("--status must be draft or reviewed") }
             if empty == (file != nil) { throw ValidationError("give a FILE to import, or --empty (not both)") }
+            if empty && !(filters.isEmpty && drops.isEmpty) { throw ValidationError("--empty takes no --where or --drop") }
             for f in filters where !f.contains("=") { throw ValidationError("--where \(f): expected COLUMN=VALUE") }
             if status == "reviewed" && (reviewer == nil || reviewedOn == nil) {
                 throw ValidationError("--status reviewed needs --reviewer and --reviewed-on")

@@ -76,11 +76,23 @@ struct LoadCommand: ParsableCommand {
         } else {
             LoadReport.print(summary)
         }
-        if summary.exitCode != 0 {
+        let exitCode = Self.exitCode(for: summary)
+        if exitCode != 0 {
             if let reason = summary.reason {
-                FileHandle.standardError.write(Data("recruit: \(summary.status == .refused ? "refused" : "failed"): \(reason)\n".utf8))
+                let hint = summary.busy ? "; try again when it has finished, or give --wait to wait for it"
+                    : summary.remedy.map { "; " + $0.commandLineText } ?? ""
+                FileHandle.standardError.write(Data("recruit: \(summary.status == .refused ? "refused" : "failed"): \(reason)\(hint)\n".utf8))
             }
-            throw ExitCode(summary.exitCode)
+            throw ExitCode(exitCode)
+        }
+    }
+
+    /// 0 loaded, unchanged or a dry run; 1 refused; 2 busy (another load or run holds a practice) or failed.
+    static func exitCode(for summary: LoadSummary) -> Int32 {
+        switch summary.status {
+        case .loaded, .unchanged, .dryRun: return 0
+        case .refused: return summary.busy ? 2 : 1
+        case .failed: return 2
         }
     }
 }

@@ -28,7 +28,9 @@ enum LoadReport {
         }
         Swift.print("\(headline) from \(s.directory)")
         Swift.print("Profile \(s.profile) (sha256 \(s.profileSHA256.prefix(12))…), extract date \(s.extractDate ?? "?")")
-        if let reason = s.reason, s.status == .unchanged || s.status == .dryRun { Swift.print(reason) }
+        if let reason = s.reason, s.status == .unchanged || s.status == .dryRun {
+            Swift.print(reason + (s.status == .unchanged ? " (use --force to reload)" : ""))
+        }
         let dataFiles = s.files.filter { !$0.kind.hasPrefix("dictionary:") }
         if !dataFiles.isEmpty {
             Swift.print("")

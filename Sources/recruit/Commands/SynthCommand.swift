@@ -63,7 +63,7 @@ struct SynthCommand: ParsableCommand {
         guard SynthesisProfile(rawValue: profile) != nil else {
             throw ValidationError("--profile must be one of \(SynthesisProfile.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let problem = options.problems.first { throw ValidationError(problem) }
+        if let problem = options.problems.first { throw ValidationError(problem.commandLineText) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: codelists, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--codelists \(codelists): no such folder")

@@ -140,15 +140,18 @@ struct SynthValidityTests {
     @Test("bad options are refused with a message")
     func badOptions() throws {
         let out = SynthFixture.root.appendingPathComponent("refused")
-        let cases: [(SynthesisOptions, String)] = [
-            (SynthesisOptions(outputDirectory: out, patients: 0, codeListDirectory: SynthFixture.codeLists), "--patients must be at least 1"),
-            (SynthesisOptions(outputDirectory: out, patients: 10, practices: 11, codeListDirectory: SynthFixture.codeLists), "cannot exceed"),
-            (SynthesisOptions(outputDirectory: out, patients: 10, profile: .cprdGold, codeListDirectory: SynthFixture.codeLists, errorRate: 0.01), "canonical profile only"),
-            (SynthesisOptions(outputDirectory: out, patients: 10, codeListDirectory: out.appendingPathComponent("none")), "does not exist"),
+        let cases: [(SynthesisOptions, RecruitError.Input?, String)] = [
+            (SynthesisOptions(outputDirectory: out, patients: 0, codeListDirectory: SynthFixture.codeLists), .patients, "must be at least 1"),
+            (SynthesisOptions(outputDirectory: out, patients: 10, practices: 11, codeListDirectory: SynthFixture.codeLists), .practices,
+             "cannot exceed the number of patients (10)"),
+            (SynthesisOptions(outputDirectory: out, patients: 10, profile: .cprdGold, codeListDirectory: SynthFixture.codeLists, errorRate: 0.01),
+             .errorRate, "canonical profile only"),
+            (SynthesisOptions(outputDirectory: out, patients: 10, codeListDirectory: out.appendingPathComponent("none")), nil, "does not exist"),
         ]
-        for (options, message) in cases {
+        for (options, input, message) in cases {
             #expect { try ExtractSynthesizer(options: options, logger: SynthFixture.quiet).run() } throws: { error in
-                (error as? RecruitError)?.message.contains(message) == true
+                guard let error = error as? RecruitError else { return false }
+                return error.subject?.input == input && error.message.contains(message)
             }
         }
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("patients.csv").path))

@@ -74,7 +74,7 @@ struct HTMLPage {
         } else {
             out += """
                 <p class="notice danger" id="suppression-notice"><strong>Not suppressed: exact counts.</strong> This report was made with \
-                --no-suppression, for use inside the practice only. Do not send it to anyone outside the practice.</p>
+                small-number suppression turned off, for use inside the practice only. Do not send it to anyone outside the practice.</p>
 
                 """
         }

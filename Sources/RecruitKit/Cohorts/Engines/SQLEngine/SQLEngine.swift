@@ -154,7 +154,7 @@ public struct SQLEngine {
                 let listing = dates.keys.sorted().map { date in
                     "\(date) (\(dates[date]!.map(\.practiceID).joined(separator: ", ")))"
                 }.joined(separator: "; ")
-                throw RecruitError.refused("the practices' extract dates differ: \(listing); give the index date with --index-date")
+                throw RecruitError.refused("the practices' extract dates differ: \(listing)", remedy: .give(.indexDate))
             }
             d = only
         }

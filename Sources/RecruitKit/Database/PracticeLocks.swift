@@ -38,9 +38,11 @@ public final class PracticeLocks {
     ///   - wait: wait for each lock held by another session; else refuse at once.
     ///   - holder: what is taking them, shown to a command that finds them held
     ///     (e.g. "recruit run chronic-pain-out-of-work").
-    /// - Throws: ``RecruitError`` (refused) naming the first practice found
-    ///   locked and its holder, having released every lock taken so far.
-    public func acquire(_ practices: [String], wait: Bool, holder: String) throws {
+    ///   - waiting: told the practice and its holder before waiting for a lock.
+    /// - Throws: ``PracticeBusy`` naming the first practice found locked and
+    ///   its holder, having released every lock taken so far.
+    public func acquire(_ practices: [String], wait: Bool, holder: String,
+                        waiting: ((_ practice: String, _ holder: String) -> Void)? = nil) throws {
         let c = database.connection
         let ordered = Array(Set(practices)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         if previousApplicationName == nil {
@@ -55,13 +57,12 @@ public final class PracticeLocks {
                     if try !c.tryAdvisoryLock(key) {
                         let who = try Self.holder(of: practice, in: database)
                         logger.info("waiting for a practice lock", metadata: ["practice": "\(practice)", "holder": "\(who)"])
+                        waiting?(practice, who)
                         try c.advisoryLock(key)
                     }
                 } else if try !c.tryAdvisoryLock(key) {
                     let who = try Self.holder(of: practice, in: database)
-                    throw RecruitError.refused(
-                        "practice \(practice) is busy: \(who) holds it (one run or load at a time per practice); "
-                            + "try again when it has finished, or give --wait to wait for it")
+                    throw PracticeBusy(practiceID: practice, holder: who)
                 }
                 held.append(practice)
             }
@@ -122,7 +123,7 @@ public final class PracticeLocks {
         guard let row = rows.first else { return "another session" }
         var what = row.string("application_name")
         if let load = row.int("load_id") {
-            what = "load \(load) started by \(row.string("load_os_user"))" + (what.isEmpty ? "" : " (\(what))")
+            what = "load \(load) started by \(row.string("load_os_user"))"
         }
         if what.isEmpty { what = "a session" }
         return "\(what) (process \(row.string("pid")), database user \(row.string("usename")), connected since \(row.string("since")))"
@@ -131,3 +132,15 @@ public final class PracticeLocks {
 
 @available(*, unavailable)
 extension PracticeLocks: Sendable {}
+
+/// A practice is held by another run or load (one at a time per practice);
+/// nothing was changed.
+public struct PracticeBusy: Error, CustomStringConvertible, Sendable {
+    public var practiceID: String
+    /// Who holds it: ``PracticeLocks/holder(of:in:)``.
+    public var holder: String
+
+    public var description: String {
+        "practice \(practiceID) is busy: \(holder) holds it (one run or load at a time per practice); nothing was changed"
+    }
+}
