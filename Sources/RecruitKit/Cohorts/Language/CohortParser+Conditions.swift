@@ -147,7 +147,7 @@ extension CohortParser {
 
     mutating func latest(_ node: Node, source: RecordSource, _ what: String) -> Condition? {
         guard let parts = mapping(node, what, allowed: ["codelists", "is_in", "window", "on_same_date", "code_systems"]) else { return nil }
-        var lists: [CodeListReference]?, isIn: CodeListReference?, win: DayWindow?, ties: LatestCondition.TieRule?
+        var lists: [CodeListReference]?, isIn: CodeListReference?, win: DayWindow?, ties: LatestTieRule?
         var systems: [CodeSystem]?
         var failed = false
         for p in parts {
@@ -159,9 +159,9 @@ extension CohortParser {
             case "window": win = window(p.value, w); failed = failed || win == nil
             case "on_same_date":
                 if let t = text(p.value, w) {
-                    ties = LatestCondition.TieRule(rawValue: t)
+                    ties = LatestTieRule(rawValue: t)
                     if ties == nil {
-                        report(p.value, "\(w): unknown rule '\(t)' (expected \(Self.list(LatestCondition.TieRule.allCases.map(\.rawValue))))")
+                        report(p.value, "\(w): unknown rule '\(t)' (expected \(Self.list(LatestTieRule.allCases.map(\.rawValue))))")
                         failed = true
                     }
                 } else { failed = true }

@@ -1,31 +1,38 @@
-/// What a criterion tests about one patient at the index date D.
-public indirect enum Condition: Sendable, Hashable {
+/// What a criterion tests about one patient at the index date D: one
+/// declaration for both stages (``Condition`` as written, ``ResolvedCondition``
+/// bound).
+public indirect enum ConditionOf<Stage: CohortStage>: Sendable, Hashable {
     /// `registration_start <= D` and (`registration_end` empty or `> D`).
     case registeredAtIndexDate
     /// `registration_start <= D - days`.
-    case registeredFor(days: Quantity)
+    case registeredFor(days: Stage.Number)
     /// `death_date` empty or `> D`.
     case aliveAtIndexDate
     /// Age in completed years at D within `[min, max]` (either may be absent).
     /// The date of birth is the 1st of `month_of_birth`, or 1 July when the month is empty.
-    case age(min: Quantity?, max: Quantity?)
+    case age(min: Stage.Number?, max: Stage.Number?)
     /// `sex` is one of these codes (M, F, I, U).
     case sex([String])
     /// Has events / has prescriptions.
-    case records(RecordCondition)
+    case records(RecordQuery<Stage>)
     /// The latest matching record is in a given list.
-    case latest(LatestCondition)
+    case latest(LatestQuery<Stage>)
     /// A current sickness-certification spell (`shared/spec/spells.md`).
-    case spell(SpellCondition)
+    case spell(SpellQuery<Stage>)
     /// On the invitation list of an issued, not superseded run of this cohort, or
     /// of imported history for it, whose index date is in the window.
-    case previouslyInvited(window: DayWindow)
+    case previouslyInvited(window: Stage.Window)
     /// An outcome that ends contact was recorded for this cohort before the run.
     case contactEnded(outcomes: [String])
-    case allOf([Condition])
-    case anyOf([Condition])
-    case not(Condition)
+    case allOf([ConditionOf<Stage>])
+    case anyOf([ConditionOf<Stage>])
+    case not(ConditionOf<Stage>)
+}
 
+/// A condition as the cohort file writes it.
+public typealias Condition = ConditionOf<WrittenStage>
+
+extension ConditionOf where Stage == WrittenStage {
     /// The outcomes of practice feedback and imported history (sql/0005_runs.sql).
     public static let knownOutcomes = ["screened_out", "invited", "not_invited", "declined", "opted_out",
                                        "responded", "ineligible", "consented", "withdrawn"]

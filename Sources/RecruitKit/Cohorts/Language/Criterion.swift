@@ -94,23 +94,50 @@ public enum RecordSource: String, Sendable, Hashable {
     public var noun: String { self == .events ? "event" : "prescription" }
 }
 
+/// The two stages a condition lives in, which its queries are generic over so
+/// that each kind of condition is declared once: ``WrittenStage`` (as the file
+/// writes it: code lists as named, numbers as written or parameters, with
+/// where) and ``BoundStage`` (the model: lists by name, every number with its
+/// value, defaults filled in).
+public protocol CohortStage {
+    /// A code list named by a condition.
+    associatedtype ListReference: Sendable, Hashable
+    /// A number of a condition.
+    associatedtype Number: Sendable, Hashable
+    /// A number the language lets a file leave out and the model fills with its default.
+    associatedtype DefaultedNumber: Sendable, Hashable
+    /// A window of days relative to D.
+    associatedtype Window: Sendable, Hashable
+    /// Where a condition is written (nothing, once bound).
+    associatedtype Location: Sendable, Hashable
+}
+
+/// A condition as the cohort file writes it.
+public enum WrittenStage: CohortStage {
+    public typealias ListReference = CodeListReference
+    public typealias Number = Quantity
+    public typealias DefaultedNumber = Quantity?
+    public typealias Window = DayWindow
+    public typealias Location = SourceLocation
+}
+
 /// "Has events / has prescriptions": records in one or more code lists within a
-/// window, with an optional minimum count, minimum span between the earliest
-/// and latest, and a filter on the coding system.
-public struct RecordCondition: Sendable, Hashable {
+/// window, with a minimum count (default 1), an optional minimum span between
+/// the earliest and latest, and an optional filter on the coding system.
+public struct RecordQuery<Stage: CohortStage>: Sendable, Hashable {
     public var source: RecordSource
-    public var codeLists: [CodeListReference]
-    public var window: DayWindow
-    /// At least this many matching records (default 1).
-    public var minCount: Quantity?
+    public var codeLists: [Stage.ListReference]
+    public var window: Stage.Window
+    /// At least this many matching records.
+    public var minCount: Stage.DefaultedNumber
     /// At least this many days between the earliest and the latest matching record.
-    public var minSpanDays: Quantity?
+    public var minSpanDays: Stage.Number?
     /// Only records of these coding systems (default: any).
     public var codeSystems: [CodeSystem]?
-    public var location: SourceLocation
+    public var location: Stage.Location
 
-    public init(source: RecordSource, codeLists: [CodeListReference], window: DayWindow, minCount: Quantity?,
-                minSpanDays: Quantity?, codeSystems: [CodeSystem]?, location: SourceLocation) {
+    public init(source: RecordSource, codeLists: [Stage.ListReference], window: Stage.Window, minCount: Stage.DefaultedNumber,
+                minSpanDays: Stage.Number?, codeSystems: [CodeSystem]?, location: Stage.Location) {
         self.source = source
         self.codeLists = codeLists
         self.window = window
@@ -121,28 +148,29 @@ public struct RecordCondition: Sendable, Hashable {
     }
 }
 
+/// What decides when records of a "latest of" condition's `isIn` and of its
+/// other lists share the latest date.
+public enum LatestTieRule: String, Sendable, Hashable, CaseIterable {
+    /// A record in `isIn` on the latest date is enough (dissent wins over withdrawal on the same day).
+    case isInWins = "is_in_wins"
+    /// Any record of the other lists on the latest date defeats it.
+    case othersWin = "others_win"
+}
+
 /// "Latest of": of the records within the window in any of `codeLists`, the
 /// latest (by date) is in `isIn`. A record whose code is in `isIn` counts as in
 /// it even when it is in another of the lists too.
-public struct LatestCondition: Sendable, Hashable {
-    /// What decides when records of `isIn` and of the other lists share the latest date.
-    public enum TieRule: String, Sendable, Hashable, CaseIterable {
-        /// A record in `isIn` on the latest date is enough (dissent wins over withdrawal on the same day).
-        case isInWins = "is_in_wins"
-        /// Any record of the other lists on the latest date defeats it.
-        case othersWin = "others_win"
-    }
-
+public struct LatestQuery<Stage: CohortStage>: Sendable, Hashable {
     public var source: RecordSource
-    public var codeLists: [CodeListReference]
-    public var isIn: CodeListReference
-    public var window: DayWindow
-    public var ties: TieRule
+    public var codeLists: [Stage.ListReference]
+    public var isIn: Stage.ListReference
+    public var window: Stage.Window
+    public var ties: LatestTieRule
     public var codeSystems: [CodeSystem]?
-    public var location: SourceLocation
+    public var location: Stage.Location
 
-    public init(source: RecordSource, codeLists: [CodeListReference], isIn: CodeListReference, window: DayWindow,
-                ties: TieRule, codeSystems: [CodeSystem]?, location: SourceLocation) {
+    public init(source: RecordSource, codeLists: [Stage.ListReference], isIn: Stage.ListReference, window: Stage.Window,
+                ties: LatestTieRule, codeSystems: [CodeSystem]?, location: Stage.Location) {
         self.source = source
         self.codeLists = codeLists
         self.isIn = isIn
@@ -157,18 +185,19 @@ public struct LatestCondition: Sendable, Hashable {
 /// at least a minimum length, built from the fit-note events of the code
 /// lists as `shared/spec/spells.md` fixes it. Every number is written out or
 /// a parameter; an omitted one takes the spec's default.
-public struct SpellCondition: Sendable, Hashable {
-    public var codeLists: [CodeListReference]
+public struct SpellQuery<Stage: CohortStage>: Sendable, Hashable {
+    public var codeLists: [Stage.ListReference]
     /// Which notes are seen: by default every one on or before D.
-    public var window: DayWindow
-    public var defaultCoverDays: Quantity?
-    public var maxGapDays: Quantity?
-    public var minSpellDays: Quantity?
-    public var maxDaysSinceEnd: Quantity?
-    public var location: SourceLocation
+    public var window: Stage.Window
+    public var defaultCoverDays: Stage.DefaultedNumber
+    public var maxGapDays: Stage.DefaultedNumber
+    public var minSpellDays: Stage.DefaultedNumber
+    public var maxDaysSinceEnd: Stage.DefaultedNumber
+    public var location: Stage.Location
 
-    public init(codeLists: [CodeListReference], window: DayWindow, defaultCoverDays: Quantity?, maxGapDays: Quantity?,
-                minSpellDays: Quantity?, maxDaysSinceEnd: Quantity?, location: SourceLocation) {
+    public init(codeLists: [Stage.ListReference], window: Stage.Window, defaultCoverDays: Stage.DefaultedNumber,
+                maxGapDays: Stage.DefaultedNumber, minSpellDays: Stage.DefaultedNumber, maxDaysSinceEnd: Stage.DefaultedNumber,
+                location: Stage.Location) {
         self.codeLists = codeLists
         self.window = window
         self.defaultCoverDays = defaultCoverDays
@@ -179,5 +208,9 @@ public struct SpellCondition: Sendable, Hashable {
     }
 
     /// The numbers as the language names them, in ``SicknessSpellParameters/names`` order.
-    public var numbers: [Quantity?] { [defaultCoverDays, maxGapDays, minSpellDays, maxDaysSinceEnd] }
+    public var numbers: [Stage.DefaultedNumber] { [defaultCoverDays, maxGapDays, minSpellDays, maxDaysSinceEnd] }
 }
+
+public typealias RecordCondition = RecordQuery<WrittenStage>
+public typealias LatestCondition = LatestQuery<WrittenStage>
+public typealias SpellCondition = SpellQuery<WrittenStage>

@@ -107,22 +107,28 @@ public struct ResolvedCriterion: Sendable {
     }
 }
 
-/// A condition with its values.
-public indirect enum ResolvedCondition: Sendable, Hashable {
-    case registeredAtIndexDate
-    case registeredFor(days: ResolvedNumber)
-    case aliveAtIndexDate
-    case age(min: ResolvedNumber?, max: ResolvedNumber?)
-    case sex([String])
-    case records(ResolvedRecordQuery)
-    case latest(ResolvedLatestQuery)
-    case spell(ResolvedSpellQuery)
-    case previouslyInvited(window: ResolvedWindow)
-    case contactEnded(outcomes: [String])
-    case allOf([ResolvedCondition])
-    case anyOf([ResolvedCondition])
-    case not(ResolvedCondition)
+/// A condition bound: lists by name, every number with its value and the
+/// parameter it came from, every default filled in.
+public enum BoundStage: CohortStage {
+    public typealias ListReference = String
+    public typealias Number = ResolvedNumber
+    public typealias DefaultedNumber = ResolvedNumber
+    public typealias Window = ResolvedWindow
+    public typealias Location = Unlocated
+}
 
+/// A bound condition's location: none (the model is not a file).
+public struct Unlocated: Sendable, Hashable {
+    public init() {}
+}
+
+/// A condition with its values.
+public typealias ResolvedCondition = ConditionOf<BoundStage>
+public typealias ResolvedRecordQuery = RecordQuery<BoundStage>
+public typealias ResolvedLatestQuery = LatestQuery<BoundStage>
+public typealias ResolvedSpellQuery = SpellQuery<BoundStage>
+
+extension ConditionOf where Stage == BoundStage {
     /// The record conditions (has / latest) not under a `not`, in order.
     public var positiveRecordLeaves: [ResolvedCondition] {
         switch self {
@@ -153,64 +159,27 @@ public indirect enum ResolvedCondition: Sendable, Hashable {
     }
 }
 
-/// "Has events / has prescriptions" with values.
-public struct ResolvedRecordQuery: Sendable, Hashable {
-    public var source: RecordSource
-    public var codeLists: [String]
-    public var window: ResolvedWindow
-    public var minCount: ResolvedNumber
-    public var minSpanDays: ResolvedNumber?
-    public var codeSystems: [CodeSystem]?
-
+extension RecordQuery where Stage == BoundStage {
     public init(source: RecordSource, codeLists: [String], window: ResolvedWindow, minCount: ResolvedNumber,
                 minSpanDays: ResolvedNumber?, codeSystems: [CodeSystem]?) {
-        self.source = source
-        self.codeLists = codeLists
-        self.window = window
-        self.minCount = minCount
-        self.minSpanDays = minSpanDays
-        self.codeSystems = codeSystems
+        self.init(source: source, codeLists: codeLists, window: window, minCount: minCount, minSpanDays: minSpanDays,
+                  codeSystems: codeSystems, location: Unlocated())
     }
 }
 
-/// "Latest of" with values.
-public struct ResolvedLatestQuery: Sendable, Hashable {
-    public var source: RecordSource
-    public var codeLists: [String]
-    public var isIn: String
-    public var window: ResolvedWindow
-    public var ties: LatestCondition.TieRule
-    public var codeSystems: [CodeSystem]?
-
-    public init(source: RecordSource, codeLists: [String], isIn: String, window: ResolvedWindow,
-                ties: LatestCondition.TieRule, codeSystems: [CodeSystem]?) {
-        self.source = source
-        self.codeLists = codeLists
-        self.isIn = isIn
-        self.window = window
-        self.ties = ties
-        self.codeSystems = codeSystems
+extension LatestQuery where Stage == BoundStage {
+    public init(source: RecordSource, codeLists: [String], isIn: String, window: ResolvedWindow, ties: LatestTieRule,
+                codeSystems: [CodeSystem]?) {
+        self.init(source: source, codeLists: codeLists, isIn: isIn, window: window, ties: ties, codeSystems: codeSystems,
+                  location: Unlocated())
     }
 }
 
-/// "Sickness spell" with values: the fit-note events of `codeLists` seen in
-/// `window` (up to D), chained into spells by the four numbers.
-public struct ResolvedSpellQuery: Sendable, Hashable {
-    public var codeLists: [String]
-    public var window: ResolvedWindow
-    public var defaultCoverDays: ResolvedNumber
-    public var maxGapDays: ResolvedNumber
-    public var minSpellDays: ResolvedNumber
-    public var maxDaysSinceEnd: ResolvedNumber
-
+extension SpellQuery where Stage == BoundStage {
     public init(codeLists: [String], window: ResolvedWindow, defaultCoverDays: ResolvedNumber, maxGapDays: ResolvedNumber,
                 minSpellDays: ResolvedNumber, maxDaysSinceEnd: ResolvedNumber) {
-        self.codeLists = codeLists
-        self.window = window
-        self.defaultCoverDays = defaultCoverDays
-        self.maxGapDays = maxGapDays
-        self.minSpellDays = minSpellDays
-        self.maxDaysSinceEnd = maxDaysSinceEnd
+        self.init(codeLists: codeLists, window: window, defaultCoverDays: defaultCoverDays, maxGapDays: maxGapDays,
+                  minSpellDays: minSpellDays, maxDaysSinceEnd: maxDaysSinceEnd, location: Unlocated())
     }
 
     /// The values as the spell computation takes them.
