@@ -185,17 +185,58 @@ struct HistoryImportTests {
         }
     }
 
-    @Test("the command line: exactly one file option; --json; refusal exits 1 without patient ids")
+    @Test("a handover's two files in one call: both recorded in one transaction, or neither when one is refused")
+    func bothFiles() throws {
+        try TestDatabase.withSchema { db in
+            let invited = try RunFixtures.file("invited.csv", "practice_id,patient_id,index_date\nA81001,PSECRET1,2025-03-31\n")
+            let badScreened = try RunFixtures.file("screened.csv", "practice_id,patient_id,outcome\nA81001,PSECRET2,declined\nA81001,PSECRET3,maybe\n")
+            let refusal = #expect(throws: ImportRefused.self) {
+                try Self.importer(db).importFiles([(invited, .invitations), (badScreened, .screenedOut)], cohort: Self.cohort)
+            }
+            #expect(refusal?.file == "screened.csv")
+            #expect(refusal?.problems.map(\.line) == [3])
+            #expect(try RunFixtures.contactRows(db) == [0, 0, 0])  // the good invitations file is not half kept
+            #expect(try RunFixtures.auditActions(db) == ["history.import.refused"])
+            let refusedPayload = try JSONValue.decode(try db.connection.query("SELECT payload FROM audit_log")[0].string("payload"))
+            #expect(refusedPayload["kind"] == "history_screened_out")
+            #expect(refusedPayload["with_files"] == .array(["invited.csv"]))
+
+            let screened = try RunFixtures.file("screened-fixed.csv", "practice_id,patient_id,outcome\nA81001,PSECRET2,declined\n")
+            let reports = try Self.importer(db).importFiles([(invited, .invitations), (screened, .screenedOut)], cohort: Self.cohort)
+            #expect(reports.map(\.status) == [.imported, .imported])
+            #expect(reports.map(\.kind) == ["history_invitations", "history_screened_out"])
+            #expect(try RunFixtures.contactRows(db) == [2, 1, 1])
+            let stamps = try db.connection.query("SELECT count(DISTINCT imported_at) AS n FROM contact_imports")[0].int("n")
+            #expect(stamps == 2)
+            // The same pair again is a no-op for both; one new file beside an old one goes in alone.
+            let again = try Self.importer(db).importFiles([(invited, .invitations), (screened, .screenedOut)], cohort: Self.cohort)
+            #expect(again.map(\.status) == [.alreadyImported, .alreadyImported])
+            let more = try RunFixtures.file("more.csv", "practice_id,patient_id\nA81001,PSECRET4\n")
+            let mixed = try Self.importer(db).importFiles([(invited, .invitations), (more, .screenedOut)], cohort: Self.cohort)
+            #expect(mixed.map(\.status) == [.alreadyImported, .imported])
+            #expect(try RunFixtures.contactRows(db) == [3, 2, 1])
+        }
+    }
+
+    @Test("the command line: one or both file options; --json; refusal exits 1 without patient ids")
     func commandLine() throws {
         try TestDatabase.withSchema { db in
             let url = try RunFixtures.file("a.csv", "practice_id,patient_id,index_date\nA81001,PSECRET1,2025-03-31\n")
             let neither = try RecruitCLI.run(["history", "import", "--cohort", Self.cohort], schema: db.schema)
             #expect(neither.status == 2)
-            #expect(neither.stderr.contains("exactly one of --invitations FILE and --screened-out FILE"))
-            let both = try RecruitCLI.run(["history", "import", "--cohort", Self.cohort, "--invitations", url.path, "--screened-out", url.path], schema: db.schema)
-            #expect(both.status == 2)
+            #expect(neither.stderr.contains("give --invitations FILE, --screened-out FILE, or both"))
+            let screened = try RunFixtures.file("s.csv", "practice_id,patient_id\nA81001,PSECRET1\n")
+            let both = try RecruitCLI.run(["history", "import", "--cohort", Self.cohort, "--invitations", url.path,
+                                           "--screened-out", screened.path, "--json"], schema: db.schema)
+            #expect(both.status == 0)
+            guard case .array(let pair) = try JSONValue.decode(both.stdout), pair.count == 2 else {
+                Issue.record("not an array of two reports: \(both.stdout)"); return
+            }
+            #expect(pair[0]["kind"] == "history_invitations" && pair[1]["kind"] == "history_screened_out")
+            #expect(pair[0]["status"] == "imported" && pair[1]["status"] == "imported")
 
-            let ok = try RecruitCLI.run(["history", "import", "--cohort", Self.cohort, "--invitations", url.path, "--json"], schema: db.schema)
+            let later = try RunFixtures.file("later.csv", "practice_id,patient_id,index_date\nA81001,PSECRET1,2025-09-30\n")
+            let ok = try RecruitCLI.run(["history", "import", "--cohort", Self.cohort, "--invitations", later.path, "--json"], schema: db.schema)
             #expect(ok.status == 0)
             let report = try JSONValue.decode(ok.stdout)
             #expect(report["status"] == "imported")

@@ -62,27 +62,48 @@ public struct HistoryImporter {
     ///   but an audit entry of the refusal); ``RecruitError`` (refused) for a bad
     ///   cohort name or an unreadable file.
     public func importFile(_ url: URL, kind: Kind, cohort: String) throws -> ContactImportReport {
+        try importFiles([(url, kind)], cohort: cohort)[0]
+    }
+
+    /// Imports several history files for `cohort` (a handover's invitations and
+    /// screened-out files) in one transaction: every file is recorded, or none.
+    /// A file imported before is reported as such and the others still go in.
+    ///
+    /// - Returns: one report per file, in the order given.
+    /// - Throws: ``ImportRefused`` for the first file that breaks a rule (nothing
+    ///   recorded from any file but an audit entry of the refusal); ``RecruitError``
+    ///   (refused) for a bad cohort name or an unreadable file.
+    public func importFiles(_ files: [(url: URL, kind: Kind)], cohort: String) throws -> [ContactImportReport] {
         guard Self.isCohortName(cohort) else {
             throw RecruitError.refused("'\(cohort)' is not a cohort name (1-100 letters, digits, '.', '_' or '-', as the cohort file's name)")
         }
-        let name = url.lastPathComponent
-        let sha256 = try Hashing.sha256Hex(fileAt: url)
-        if let previous = try ContactHistory.previousImport(database, kind: kind.rawValue, cohort: cohort, sha256: sha256) {
-            return alreadyImported(kind: kind, cohort: cohort, name: name, sha256: sha256, previous)
+        let hashed = try files.map { file in
+            (url: file.url, kind: file.kind, name: file.url.lastPathComponent, sha256: try Hashing.sha256Hex(fileAt: file.url))
         }
+        var current: (name: String, kind: Kind, sha256: String)?
         do {
-            let report = try database.connection.transaction {
-                try importLocked(url, kind: kind, cohort: cohort, name: name, sha256: sha256)
+            let reports = try database.connection.transaction {
+                try hashed.map { file in
+                    current = (file.name, file.kind, file.sha256)
+                    return try importLocked(file.url, kind: file.kind, cohort: cohort, name: file.name, sha256: file.sha256)
+                }
             }
-            logger.info("history imported", metadata: [
-                "file": "\(name)", "kind": "\(kind.rawValue)", "cohort": "\(cohort)", "status": "\(report.status.rawValue)",
-                "rows": "\(report.rows)", "import_id": "\(report.importId.map(String.init) ?? "none")",
-            ])
-            return report
+            for report in reports where report.status == .imported {
+                logger.info("history imported", metadata: [
+                    "file": "\(report.file)", "kind": "\(report.kind)", "cohort": "\(cohort)",
+                    "rows": "\(report.rows)", "import_id": "\(report.importId.map(String.init) ?? "none")",
+                ])
+            }
+            return reports
         } catch var refusal as ImportRefused {
+            let (name, kind, sha256) = current ?? (refusal.file, hashed[0].kind, hashed[0].sha256)
             logger.info("history refused", metadata: ["file": "\(name)", "kind": "\(kind.rawValue)", "problems": "\(refusal.problemCount)"])
+            var extra: [String: JSONValue] = ["cohort": .string(cohort), "kind": .string(kind.rawValue)]
+            if hashed.count > 1 {
+                extra["with_files"] = .array(hashed.filter { $0.name != name || $0.kind != kind }.map { .string($0.name) })
+            }
             ContactHistory.auditRefusal(database, logger: logger, action: "history.import.refused", refusal: &refusal, sha256: sha256,
-                                        extra: ["cohort": .string(cohort), "kind": .string(kind.rawValue)])
+                                        extra: extra)
             throw refusal
         }
     }
@@ -100,6 +121,7 @@ public struct HistoryImporter {
         let conn = database.connection
         var problems = ImportProblems()
         let file = try ContactFile(url: url, required: kind.requiredColumns, optional: kind.optionalColumns)
+        try conn.execute("DROP TABLE IF EXISTS import_history")
         try conn.execute("""
             CREATE TEMP TABLE import_history (
               line bigint PRIMARY KEY, practice_id text NOT NULL, patient_id text NOT NULL,
@@ -143,7 +165,7 @@ public struct HistoryImporter {
         }
         try conn.execute("ANALYZE import_history")
 
-        try ContactHistory.lock(database)
+        try ContactHistory.lock(database)  // held to the transaction's end: a second file takes it again at no cost
         if let previous = try ContactHistory.previousImport(database, kind: kind.rawValue, cohort: cohort, sha256: sha256) {
             return alreadyImported(kind: kind, cohort: cohort, name: name, sha256: sha256, previous)
         }

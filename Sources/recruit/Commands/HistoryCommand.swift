@@ -15,8 +15,10 @@ struct HistoryCommand: ParsableCommand {
             discussion: """
                 --invitations: CSV practice_id,patient_id,index_date (people invited by an earlier search: criterion 11). \
                 --screened-out: CSV practice_id,patient_id[,outcome][,date], outcome screened_out (default), declined or \
-                opted_out (criterion 12). Patients need not be in a loaded extract. All-or-nothing; an identical row twice \
-                is refused with its line; the same file again is a no-op. Exit 0 imported or already imported; 1 refused.
+                opted_out (criterion 12). Give either or both (a handover's two files go in one transaction: both or neither). \
+                Patients need not be in a loaded extract. All-or-nothing; an identical row twice is refused with its line; \
+                the same file again is a no-op. With --json: one object per file, an array when both are given. \
+                Exit 0 imported or already imported; 1 refused.
                 """)
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("The cohort the history is for (the cohort file's name).", valueName: "name"))
@@ -29,17 +31,19 @@ struct HistoryCommand: ParsableCommand {
         @Flag(help: "Print the result as JSON.") var json = false
 
         func validate() throws {
-            if (invitations == nil) == (screenedOut == nil) {
-                throw ValidationError("give exactly one of --invitations FILE and --screened-out FILE")
+            if invitations == nil && screenedOut == nil {
+                throw ValidationError("give --invitations FILE, --screened-out FILE, or both")
             }
         }
 
         func run() throws {
             let db = try global.openDatabase()
             defer { db.close() }
-            let (path, kind): (String, HistoryImporter.Kind) = invitations.map { ($0, .invitations) } ?? (screenedOut ?? "", .screenedOut)
+            let files: [(url: URL, kind: HistoryImporter.Kind)] =
+                [invitations.map { (URL(fileURLWithPath: $0), .invitations) }, screenedOut.map { (URL(fileURLWithPath: $0), .screenedOut) }]
+                .compactMap { $0 }
             try ImportOutput.run(json: json) {
-                try HistoryImporter(database: db, logger: global.logger).importFile(URL(fileURLWithPath: path), kind: kind, cohort: cohort)
+                try HistoryImporter(database: db, logger: global.logger).importFiles(files, cohort: cohort)
             }
         }
     }
