@@ -16,6 +16,7 @@ extension RecruitError.Input {
         case .practice: return "--practice"
         case .extractDate: return "--extract-date"
         case .maxRejectRate: return "--max-reject-rate"
+        case .acceptPractice: return "--accept-shrink"
         case .codeListFolder: return "--codelists"
         case .patients: return "--patients"
         case .practices: return "--practices"
@@ -43,6 +44,7 @@ extension RecruitError.Input {
         case .outputFolder: return "another folder"
         case .extractDate: return "the extract date"
         case .practices: return "the number of practices"
+        case .acceptPractice: return "a practice checked and found right"
         case .codeColumn: return "the code column"
         default: return nil
         }

@@ -125,7 +125,7 @@ struct LoadBadInputTests {
             let fixture = try ExtractFiles.make(events: """
                 CODE_SYSTEM,Code,event_date,patient_id
                 read2,N245.00,2020-01-01,a1
-                snomed,22298006,2022-02-02,a2
+                snomed,22298006,2026-10-02,a2
 
                 """)
             defer { fixture.remove() }
@@ -238,8 +238,8 @@ struct LoadBadInputTests {
             var changed = 0
             for i in 1..<events.count where changed < 30 {
                 let patient = Int(events[i].prefix { $0 != "," }.dropFirst(2))!
-                if patient % 2 == 1 && events[i].contains(",2010-01-10,") {
-                    events[i] = events[i].replacingOccurrences(of: ",2010-01-10,", with: ",10/01/2010,")
+                if patient % 2 == 1 && events[i].contains(",2011-02-11,") {
+                    events[i] = events[i].replacingOccurrences(of: ",2011-02-11,", with: ",11/02/2011,")
                     changed += 1
                 }
             }

@@ -88,15 +88,15 @@ struct LoadSnapshotTests {
             #expect(try LoadTests.load(both, db).status == 0)
             let first = try LoadTests.lastLoad(db).id
             let onlyB = try ExtractFiles.make(
-                patients: "patient_id,practice_id,year_of_birth,month_of_birth,sex,registration_start,registration_end,death_date\nb1,B002,1960,1,F,1999-09-09,,\n",
-                events: "patient_id,event_date,code,code_system,value\nb1,2026-10-01,N245.,read2,\n",
-                prescriptions: "patient_id,issue_date,code,code_system,quantity,duration_days,issue_type\n",
+                patients: "patient_id,practice_id,year_of_birth,month_of_birth,sex,registration_start,registration_end,death_date\nb1,B002,1960,1,F,1999-09-09,,\nb2,B002,2001,6,M,2019-01-01,,2025-01-01\n",
+                events: "patient_id,event_date,code,code_system,value\nb1,2026-11-01,N245.,read2,\n",
+                prescriptions: "patient_id,issue_date,code,code_system,quantity,duration_days,issue_type\nb1,2026-11-01,bd3j.,read2,,,acute\n",
                 extractDate: "2026-11-30")
             defer { onlyB.remove() }
             let result = try LoadTests.load(onlyB, db)
             #expect(result.status == 0, "\(result.stderr)")
             let second = try LoadTests.lastLoad(db).id
-            #expect(try LoadTests.counts(db) == ["A001": [3, 4, 2], "B002": [1, 1, 0]])
+            #expect(try LoadTests.counts(db) == ["A001": [3, 4, 2], "B002": [2, 1, 1]])
             let pointers = try db.connection.query("SELECT practice_id, load_id FROM practice_snapshots ORDER BY 1")
             #expect(pointers.map { $0.int("load_id") } == [first, second])
             // The first load's tables stay while A001 points at them.
@@ -258,11 +258,11 @@ struct LoadSnapshotTests {
     @Test("a query running while a practice is replaced sees the old or the new snapshot, never a mix, and is not blocked")
     func concurrentReader() throws {
         try TestDatabase.withSchema { db in
-            let old = try ExtractFiles.large(patients: 3000, practices: 2, eventsPerPatient: 30, tag: "o")
+            let old = try ExtractFiles.large(patients: 2000, practices: 2, eventsPerPatient: 30, tag: "o")
             defer { old.remove() }
             #expect(try LoadTests.load(old, db).status == 0)
             let oldCounts = try LoadTests.counts(db)
-            let new = try ExtractFiles.large(patients: 2000, practices: 2, eventsPerPatient: 40, tag: "n")
+            let new = try ExtractFiles.large(patients: 3000, practices: 2, eventsPerPatient: 40, tag: "n")
             defer { new.remove() }
             let reader = try db.newConnection()
             defer { reader.close() }
@@ -307,7 +307,7 @@ struct LoadSnapshotTests {
             }
             #expect(loadResult.value?.status == 0, "\(loadResult.value?.stderr ?? "")")
             let final = try observe(poller)
-            #expect(final == ["P0": [1000, 40000, 3000], "P1": [1000, 40000, 3000]])
+            #expect(final == ["P0": [1500, 60000, 4500], "P1": [1500, 60000, 4500]])
             if let newCounts { #expect(newCounts == final) }
             #expect(sawOld > 0)
             #expect(slowest < 2.0, "a reader waited \(slowest) s")

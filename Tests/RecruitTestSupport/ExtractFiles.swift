@@ -18,9 +18,9 @@ public struct ExtractFiles {
         patient_id,event_date,code,code_system,value
         a1,2020-01-01,N245.00,read2,
         a1,2021-01-01,N245.,read2,1.5
-        a2,2022-02-02,22298006,snomed,
+        a2,2026-10-02,22298006,snomed,
         a3,2019-03-03,XE0Uh,ctv3,-0.05
-        b1,2024-04-04,279039007,snomed,
+        b1,2026-10-04,279039007,snomed,
         b2,2024-05-05,1264024002,snomed,
 
         """
@@ -68,7 +68,7 @@ public struct ExtractFiles {
     public func remove() { try? FileManager.default.removeItem(at: directory) }
 
     /// A canonical extract of `patients` patients (P0 … P{practices-1}) with `eventsPerPatient` events each
-    /// and 3 prescriptions each, for tests that need a load to take a while.
+    /// and 3 prescriptions each, for tests that need a load to take a while; extract date 2026-10-31.
     public static func large(patients: Int, practices: Int = 2, eventsPerPatient: Int = 40, tag: String = "") throws -> ExtractFiles {
         let dir = try TestDatabase.temporaryDirectory("extract-large")
         let fixture = ExtractFiles(directory: dir)
@@ -81,7 +81,9 @@ public struct ExtractFiles {
             let id = "q\(tag)\(i)"
             p += "\(id),P\(i % practices),\(1940 + i % 60),\(1 + i % 12),\(i % 2 == 0 ? "F" : "M"),2000-01-01,,\n"
             for k in 0..<eventsPerPatient {
-                e += "\(id),20\(10 + k % 16)-0\(1 + k % 9)-1\(k % 10),\(codes[(i + k) % codes.count]),read2,\(k % 5 == 0 ? "\(k).5" : "")\n"
+                // The first event of each patient in October 2026, weeks before the extract date (a live feed).
+                let date = k == 0 ? "2026-10-1\(i % 10)" : "20\(10 + k % 16)-0\(1 + k % 9)-1\(k % 10)"
+                e += "\(id),\(date),\(codes[(i + k) % codes.count]),read2,\(k % 5 == 0 ? "\(k).5" : "")\n"
             }
             for k in 0..<3 { r += "\(id),2026-0\(1 + k)-15,42010211000001106,dmd,\(k + 10),28,repeat\n" }
         }

@@ -187,7 +187,8 @@ extension ExtractLoader {
     func swap(_ run: inout LoadRun, _ summary: inout LoadSummary) throws {
         let conn = db.connection
         let started = Date()
-        progress?.step("replacing \(summary.practices.count) practice snapshot(s)")
+        let replaced = summary.practices.filter(\.replaced)
+        progress?.step("replacing \(replaced.count) practice snapshot(s)")
         // Through the schema owner's function (sql/0013): the halves of a split
         // file under one partitioned table, then the three as partitions; the
         // CHECK constraints prove both levels' partition constraints: no scan.
@@ -195,10 +196,10 @@ extension ExtractLoader {
         try conn.execute("SELECT attach_load_tables(\(run.loadID)::bigint, \(splitKey)::text)")
         let attached = Date()
         summary.status = .loaded
-        let ids = summary.practices.map(\.practiceID)
-        let patients = summary.practices.map { $0.after.patients }
-        let events = summary.practices.map { $0.after.events }
-        let prescriptions = summary.practices.map { $0.after.prescriptions }
+        let ids = replaced.map(\.practiceID)
+        let patients = replaced.map { $0.after.patients }
+        let events = replaced.map { $0.after.events }
+        let prescriptions = replaced.map { $0.after.prescriptions }
         try conn.transaction {
             try conn.execute("""
                 INSERT INTO practice_snapshots (practice_id, load_id, extract_date, replaced_at, patients, events, prescriptions)

@@ -15,7 +15,9 @@ import Postgres
 ///    prescriptions): each creates its table in a transaction, COPYs binary
 ///    rows converted while streaming, builds its index and commits.
 /// 5. Rejects go to `load_rejects`; a file whose rejects exceed the threshold refuses the load.
-/// 6. ATTACH the tables, then in one short transaction point every
+/// 6. Hold back every practice whose extract looks wrong (``ExtractPlausibility``:
+///    shrunk, stale events, an emptied file) unless accepted.
+/// 7. ATTACH the tables, then in one short transaction point every other
 ///    practice at the new load, mark the load `loaded` and append the audit
 ///    entry; drop snapshots no practice points at any more.
 public final class ExtractLoader {
@@ -31,6 +33,10 @@ public final class ExtractLoader {
         public var force = false
         /// Wait for another load holding one of the practices, instead of refusing.
         public var wait = false
+        /// The checks that hold back a practice whose extract looks wrong.
+        public var plausibility = ExtractPlausibility.defaults
+        /// Practices let through although they fail a plausibility check (recorded in the summary and the audit entry).
+        public var accept: Set<String> = []
         /// `maintenance_work_mem` for the index builds.
         public var maintenanceWorkMem = "1GB"
         /// `max_parallel_maintenance_workers` for the index builds.
@@ -233,6 +239,7 @@ public final class ExtractLoader {
             }
             throw RecruitError.refused("too many rejected rows (threshold \(Self.percent(options.maxRejectRate)) of any one file): \(parts.joined(separator: "; ")). Nothing was changed; the rejects are kept in load_rejects for load \(run.loadID)")
         }
+        try holdBack(run, &summary)
         if options.dryRun {
             summary.status = .dryRun
             summary.reason = "dry run: nothing was changed"
@@ -240,6 +247,44 @@ public final class ExtractLoader {
         }
         try swap(&run, &summary)
         summary.status = .loaded
+    }
+
+    /// Step 6: the plausibility checks, per practice with an earlier snapshot (a
+    /// new practice's findings are warnings). Every practice held back: the load is refused.
+    private func holdBack(_ run: LoadRun, _ summary: inout LoadSummary) throws {
+        let options = run.options
+        let newest = run.stats[.events]?.newestDay ?? []
+        for i in summary.practices.indices {
+            let index = run.practices[i]
+            let day = index < newest.count && newest[index] != .min ? LocalDate(dayNumber: Int(newest[index]) + 10_957) : nil
+            summary.practices[i].newestEvent = day?.description
+            let p = summary.practices[i]
+            let findings = options.plausibility.findings(before: p.before, after: p.after, newestEvent: day, extractDate: run.extractDate!)
+            if p.before == nil {
+                // A practice new to the database has no earlier snapshot to keep: holding it back would only leave it out.
+                for f in findings {
+                    summary.warnings.append("practice \(p.practiceID) is new here and loaded although \(f.description)")
+                }
+            } else {
+                summary.practices[i].findings = findings
+            }
+            summary.practices[i].accepted = !summary.practices[i].findings.isEmpty && options.accept.contains(p.practiceID)
+        }
+        let unknown = options.accept.subtracting(summary.practices.map(\.practiceID)).sorted()
+        if !unknown.isEmpty {
+            summary.warnings.append("accepted practice(s) not in this extract: \(unknown.joined(separator: ", "))")
+        }
+        for p in summary.practices where p.accepted {
+            summary.warnings.append("practice \(p.practiceID) accepted although \(p.findings.map(\.description).joined(separator: "; "))")
+        }
+        let held = summary.practices.filter(\.heldBack)
+        for p in held {
+            summary.warnings.append("practice \(p.practiceID) held back, its earlier snapshot stays: \(p.findings.map(\.description).joined(separator: "; "))")
+        }
+        if !held.isEmpty && held.count == summary.practices.count {
+            throw RecruitError.refused("every practice in the extract looks wrong and is held back (\(held.map(\.practiceID).joined(separator: ", "))); nothing was changed",
+                                       remedy: .give(.acceptPractice, held[0].practiceID))
+        }
     }
 
     static func percent(_ share: Double) -> String {

@@ -37,6 +37,9 @@ final class FileStreamer {
         /// Rejected rows per practice index, where the row names a practice
         /// (its own practice_id, or a known patient's); others are not counted here.
         var rejectsPerPractice: [Int] = []
+        /// The newest loaded event's date (days since 2000-01-01) per practice
+        /// index, `Int32.min` where the practice has none (events only).
+        var newestDay: [Int32] = []
         var seconds = 0.0
         var unknownColumns: [String] = []
         /// The rejects alone already exceed the threshold, whatever the rest of the file holds.
@@ -437,6 +440,10 @@ final class FileStreamer {
             if term { out.bytes(UnsafeRawBufferPointer(rebasing: code[5..<7])) } else { out.null() }
             out.bytes(system)
             if let decimal { out.numeric(decimal) } else { out.null() }
+            if practice >= stats.newestDay.count {
+                stats.newestDay += [Int32](repeating: .min, count: practice + 1 - stats.newestDay.count)
+            }
+            if day > stats.newestDay[practice] { stats.newestDay[practice] = day }
             return .loaded(practice: practice)
         } catch {
             return .rejected(error.reason)

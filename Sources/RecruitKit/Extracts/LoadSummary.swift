@@ -5,7 +5,8 @@ import Foundation
 /// Holds names, counts, hashes and reasons only: never a patient identifier or a row value.
 public struct LoadSummary: Codable, Sendable {
     public enum Status: String, Codable, Sendable {
-        /// Every practice in the extract was replaced.
+        /// Every practice in the extract was replaced, or every one but those
+        /// held back (``PracticeSummary/heldBack``), which keep their snapshot.
         case loaded
         /// Nothing changed: bad input (exit 1), or another load holds a practice (exit 2).
         case refused
@@ -84,7 +85,61 @@ public struct LoadSummary: Codable, Sendable {
         /// Rows of the three files rejected that belong to this practice (its
         /// patients' rows, and their events and prescriptions).
         public var rejected = 0
+        /// The newest event loaded for the practice.
+        public var newestEvent: String?
+        /// The plausibility checks the practice failed (``ExtractPlausibility``).
+        public var findings: [ExtractPlausibility.Finding] = []
+        /// Failed a check but let through by the user (`accept`).
+        public var accepted = false
+        /// Held back: failed a check and not accepted, so its earlier snapshot stays.
+        public var heldBack: Bool { !findings.isEmpty && !accepted }
+        /// The practice's snapshot was (or, in a dry run, would be) replaced.
+        public var replaced: Bool { !heldBack }
+
+        enum CodingKeys: String, CodingKey {
+            case practiceID, before, beforeLoadID, beforeExtractDate, after, rejected, newestEvent, findings, accepted, heldBack
+        }
+
+        public init(practiceID: String, before: Counts? = nil, beforeLoadID: Int? = nil, beforeExtractDate: String? = nil,
+                    after: Counts, rejected: Int = 0) {
+            self.practiceID = practiceID
+            self.before = before
+            self.beforeLoadID = beforeLoadID
+            self.beforeExtractDate = beforeExtractDate
+            self.after = after
+            self.rejected = rejected
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            practiceID = try c.decode(String.self, forKey: .practiceID)
+            before = try c.decodeIfPresent(Counts.self, forKey: .before)
+            beforeLoadID = try c.decodeIfPresent(Int.self, forKey: .beforeLoadID)
+            beforeExtractDate = try c.decodeIfPresent(String.self, forKey: .beforeExtractDate)
+            after = try c.decode(Counts.self, forKey: .after)
+            rejected = try c.decodeIfPresent(Int.self, forKey: .rejected) ?? 0
+            newestEvent = try c.decodeIfPresent(String.self, forKey: .newestEvent)
+            findings = try c.decodeIfPresent([ExtractPlausibility.Finding].self, forKey: .findings) ?? []
+            accepted = try c.decodeIfPresent(Bool.self, forKey: .accepted) ?? false
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(practiceID, forKey: .practiceID)
+            try c.encodeIfPresent(before, forKey: .before)
+            try c.encodeIfPresent(beforeLoadID, forKey: .beforeLoadID)
+            try c.encodeIfPresent(beforeExtractDate, forKey: .beforeExtractDate)
+            try c.encode(after, forKey: .after)
+            try c.encode(rejected, forKey: .rejected)
+            try c.encodeIfPresent(newestEvent, forKey: .newestEvent)
+            try c.encode(findings, forKey: .findings)
+            try c.encode(accepted, forKey: .accepted)
+            try c.encode(heldBack, forKey: .heldBack)
+        }
     }
+
+    /// The practices held back (their earlier snapshot stays).
+    public var heldBackPractices: [String] { practices.filter(\.heldBack).map(\.practiceID) }
 
     /// JSON with snake_case keys.
     public static func encoder() -> JSONEncoder {

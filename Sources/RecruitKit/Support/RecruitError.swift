@@ -21,6 +21,8 @@ public struct RecruitError: Error, CustomStringConvertible, @unchecked Sendable 
     public enum Input: String, Sendable, CaseIterable, Codable {
         case indexDate, cohort, supersede, allowStale, wait, force, outputFolder, practice
         case extractDate, maxRejectRate, codeListFolder
+        /// A practice let through although its extract looks wrong (`recruit load --accept-shrink`).
+        case acceptPractice
         case patients, practices, errorRate, truthFile
         case importFile, emptySystem, status, reviewer, reviewedOn, codeColumn, termColumn, filter, drop
         /// Issuing a run (`recruit run --issue`).

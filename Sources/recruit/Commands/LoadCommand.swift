@@ -15,9 +15,16 @@ struct LoadCommand: ParsableCommand {
             does a column or value that identifies people (pseudonymised data only). Loading files \
             already loaded (same SHA-256) for the same practices is a no-op unless --force.
 
-            Exit codes: 0 loaded, nothing to do, or dry run done; 1 refused (bad input: nothing was \
-            changed); 2 usage or environment error, or a practice is being loaded by another load \
-            (without --wait).
+            A practice whose extract looks wrong is held back, its earlier snapshot kept: its registered \
+            patients fell by more than --max-shrink against its last load, its newest event is more than \
+            --max-event-lag-days before the extract date, or a file that had rows for it has none. The \
+            rest of the load goes ahead; the audit trail records why. After checking the extract, \
+            --accept-shrink PRACTICE lets it through (recorded).
+
+            Exit codes: 0 loaded, nothing to do, or dry run done; 1 refused (bad input, or every \
+            practice held back: nothing was changed); 2 usage or environment error, or a practice is \
+            being loaded by another load (without --wait); 3 loaded in part: some practices were held \
+            back (the others were replaced).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -33,6 +40,16 @@ struct LoadCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("The largest share of any one file's rows that may be rejected before the load is refused.", valueName: "rate"))
     var maxRejectRate = 0.01
+
+    @Option(help: ArgumentHelp("The largest share of a practice's registered patients that may go since its last load before it is held back.", valueName: "share"))
+    var maxShrink = ExtractPlausibility.defaults.maxShrink
+
+    @Option(help: ArgumentHelp("The most days a practice's newest event may lie before the extract date before it is held back.", valueName: "days"))
+    var maxEventLagDays = ExtractPlausibility.defaults.maxEventLagDays
+
+    @Option(name: .customLong("accept-shrink"), parsing: .singleValue,
+            help: ArgumentHelp("Load a practice although its extract looks wrong (checked and found right; recorded). Repeatable.", valueName: "practice"))
+    var acceptShrink: [String] = []
 
     @Flag(help: "Check and stream everything, report what would change, and change nothing.")
     var dryRun = false
@@ -53,6 +70,12 @@ struct LoadCommand: ParsableCommand {
         guard maxRejectRate >= 0 && maxRejectRate <= 1 else {
             throw ValidationError("--max-reject-rate must be between 0 and 1 (0.01 is 1%)")
         }
+        guard maxShrink >= 0 && maxShrink <= 1 else {
+            throw ValidationError("--max-shrink must be between 0 and 1 (0.2 is 20%)")
+        }
+        guard maxEventLagDays >= 0 else {
+            throw ValidationError("--max-event-lag-days must be 0 or more")
+        }
     }
 
     func run() throws {
@@ -63,6 +86,8 @@ struct LoadCommand: ParsableCommand {
         options.dryRun = dryRun
         options.force = force
         options.wait = wait
+        options.plausibility = ExtractPlausibility(maxShrink: maxShrink, maxEventLagDays: maxEventLagDays)
+        options.accept = Set(acceptShrink)
         let logger = global.logger
         let db = try global.openDatabase()
         defer { db.close() }
@@ -77,6 +102,11 @@ struct LoadCommand: ParsableCommand {
             LoadReport.print(summary)
         }
         let exitCode = Self.exitCode(for: summary)
+        if exitCode == 3 {
+            let held = summary.heldBackPractices
+            FileHandle.standardError.write(Data("recruit: loaded in part: \(held.count) practice(s) held back (\(held.joined(separator: ", "))), their earlier snapshots stay; check each extract, then reload with --accept-shrink PRACTICE if it is right\n".utf8))
+            throw ExitCode(exitCode)
+        }
         if exitCode != 0 {
             if let reason = summary.reason {
                 let hint = summary.busy ? "; try again when it has finished, or give --wait to wait for it"
@@ -87,10 +117,12 @@ struct LoadCommand: ParsableCommand {
         }
     }
 
-    /// 0 loaded, unchanged or a dry run; 1 refused; 2 busy (another load or run holds a practice) or failed.
+    /// 0 loaded, unchanged or a dry run; 1 refused; 2 busy (another load or run holds a practice) or failed;
+    /// 3 loaded or a dry run done with some practices held back.
     static func exitCode(for summary: LoadSummary) -> Int32 {
         switch summary.status {
-        case .loaded, .unchanged, .dryRun: return 0
+        case .loaded, .dryRun: return summary.heldBackPractices.isEmpty ? 0 : 3
+        case .unchanged: return 0
         case .refused: return summary.busy ? 2 : 1
         case .failed: return 2
         }

@@ -20,8 +20,13 @@ enum LoadReport {
         let load = s.loadID.map { "Load \($0)" } ?? "Load"
         let headline: String
         switch s.status {
-        case .loaded: headline = "\(load): loaded \(s.practices.count) practice(s)"
-        case .dryRun: headline = "\(load): dry run, nothing changed; \(s.practices.count) practice(s) would be replaced"
+        case .loaded:
+            let held = s.heldBackPractices.count
+            headline = "\(load): loaded \(s.practices.count - held) practice(s)" + (held > 0 ? ", HELD BACK \(held)" : "")
+        case .dryRun:
+            let held = s.heldBackPractices.count
+            headline = "\(load): dry run, nothing changed; \(s.practices.count - held) practice(s) would be replaced"
+                + (held > 0 ? ", \(held) held back" : "")
         case .unchanged: headline = "\(load): nothing to do"
         case .refused: headline = "\(load): REFUSED, nothing changed"
         case .failed: headline = "\(load): FAILED, nothing changed"
@@ -58,7 +63,8 @@ enum LoadReport {
             for p in s.practices {
                 Swift.print(pad(p.practiceID, 18) + pad(change(p.before?.patients, p.after.patients), 24)
                             + pad(change(p.before?.events, p.after.events), 28)
-                            + pad(change(p.before?.prescriptions, p.after.prescriptions), 28) + number(p.rejected))
+                            + pad(change(p.before?.prescriptions, p.after.prescriptions), 28) + number(p.rejected)
+                            + (p.heldBack ? "  HELD BACK" : p.accepted ? "  accepted" : ""))
             }
             if s.rowsRejectedWithoutPractice > 0 {
                 Swift.print("\(number(s.rowsRejectedWithoutPractice)) rejected row(s) belong to no practice loaded here (an unknown patient, a malformed row, or a practice none of whose patients could be loaded)")
