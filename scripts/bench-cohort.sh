@@ -86,6 +86,9 @@ t0=$(now)
 "$RECRUIT" load "$EXT" -q --json > "$tmp/load.json"
 t1=$(now)
 log "recruit load: $(secs "$t0" "$t1")s"
+# What keeping this snapshot for an issued run costs (docs/runs.md): its tables and indexes.
+snapshot_bytes=$(psql -X -q -At -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace = 'recruit'::regnamespace AND c.relkind = 'r' AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+(_[12])?\$'")
+log "one snapshot: $snapshot_bytes bytes"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # 3. The baseline on the same cluster (it loads its own copy of the extract, in its own schemas).
@@ -155,10 +158,11 @@ cohort benchmark: $N patients, 100 practices, index date $D, median of $RUNS aft
   spells cohort, everything analysed      ${spells_s}s   ratio / reference run ${ratio_spells} (target <= 1.3); invited $spells_invited
   targets: recruit / (list + yield) <= 1.0; recruit / list <= 1.5
   invited: recruit $recruit_invited, baseline $baseline_invited; same patients: $same
+  one snapshot (kept per issued run's month): $(( snapshot_bytes / 1048576 )) MiB
   load average before the baseline: $load_before
 EOF
-printf '{"patients":%d,"index_date":"%s","runs":%d,"list_s":%s,"yield_s":%s,"list_plus_yield_s":%s,"recruit_s":%s,"recruit_s_parents_unanalysed":%s,"ratio_vs_pair":%s,"ratio_vs_list":%s,"ratio_vs_pair_parents_unanalysed":%s,"ratio_vs_list_parents_unanalysed":%s,"recruit_invited":%s,"baseline_invited":%s,"same_patients":%s,"spells_s":%s,"spells_invited":%s,"ratio_spells_vs_reference":%s,"load_average":"%s"}\n' \
-  "$N" "$D" "$RUNS" "$list_s" "$yield_s" "$pair_s" "$recruit_s" "$recruit_s2" "$ratio_pair" "$ratio_list" "$ratio_pair2" "$ratio_list2" "$recruit_invited" "$baseline_invited" "$same" "$spells_s" "$spells_invited" "$ratio_spells" "$load_before"
+printf '{"patients":%d,"index_date":"%s","runs":%d,"list_s":%s,"yield_s":%s,"list_plus_yield_s":%s,"recruit_s":%s,"recruit_s_parents_unanalysed":%s,"ratio_vs_pair":%s,"ratio_vs_list":%s,"ratio_vs_pair_parents_unanalysed":%s,"ratio_vs_list_parents_unanalysed":%s,"recruit_invited":%s,"baseline_invited":%s,"same_patients":%s,"spells_s":%s,"spells_invited":%s,"ratio_spells_vs_reference":%s,"snapshot_bytes":%s,"load_average":"%s"}\n' \
+  "$N" "$D" "$RUNS" "$list_s" "$yield_s" "$pair_s" "$recruit_s" "$recruit_s2" "$ratio_pair" "$ratio_list" "$ratio_pair2" "$ratio_list2" "$recruit_invited" "$baseline_invited" "$same" "$spells_s" "$spells_invited" "$ratio_spells" "$snapshot_bytes" "$load_before"
 if [ "$same" != true ]; then
   cp "$tmp/recruit-list.csv" "$BENCH_DIR/differ-recruit-$SIZE.csv"
   cp "$tmp/baseline-list.csv" "$BENCH_DIR/differ-baseline-$SIZE.csv"

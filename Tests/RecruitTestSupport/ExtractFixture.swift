@@ -105,6 +105,23 @@ public struct ExtractFixture: Sendable {
         prescriptions.append(Prescription(practiceID: practiceID, patientID: patientID, date: date, code: code, system: system))
     }
 
+    /// Writes the extract as canonical files for the loader (`recruit load`), with
+    /// the latest practice extract date as the extract's. Patient ids must be
+    /// unique across the practices (events and prescriptions name only the patient).
+    public func files() throws -> ExtractFiles {
+        var p = "patient_id,practice_id,year_of_birth,month_of_birth,sex,registration_start,registration_end,death_date\n"
+        for x in patients {
+            p += "\(x.patientID),\(x.practiceID),\(x.yearOfBirth),\(x.monthOfBirth.map(String.init) ?? ""),\(x.sex),"
+                + "\(x.registrationStart),\(x.registrationEnd?.description ?? ""),\(x.deathDate?.description ?? "")\n"
+        }
+        var e = "patient_id,event_date,code,code_system,value\n"
+        for x in events { e += "\(x.patientID),\(x.date),\(x.code)\(x.termID ?? ""),\(x.system.rawValue),\(x.value ?? "")\n" }
+        var r = "patient_id,issue_date,code,code_system,quantity,duration_days,issue_type\n"
+        for x in prescriptions { r += "\(x.patientID),\(x.date),\(x.code),\(x.system.rawValue),,,\n" }
+        return try ExtractFiles.make(patients: p, events: e, prescriptions: r,
+                                     extractDate: practices.map(\.extractDate).max()?.description)
+    }
+
     /// Writes the extract as a new load and makes it the current snapshot of its practices.
     ///
     /// - Returns: the load id.

@@ -72,6 +72,10 @@ public struct Roles {
         "patients": [.loader: [.select]],
         "events": [.loader: [.select]],
         "prescriptions": [.loader: [.select]],
+        "retained_patients": [.loader: [.select]],
+        "retained_events": [.loader: [.select]],
+        "retained_prescriptions": [.loader: [.select]],
+        "issued_run_loads": [.loader: [.select], .practice: [.select]],
         "current_patients": [.loader: [.select], .practice: [.select]],
         "current_events": [.loader: [.select], .practice: [.select]],
         "current_prescriptions": [.loader: [.select], .practice: [.select]],
@@ -103,6 +107,8 @@ public struct Roles {
         "index_load_table(text, bigint, integer)": [.loader],
         "attach_load_tables(bigint, text)": [.loader],
         "drop_load_tables(bigint[])": [.loader],
+        "drop_load_tables(bigint[], timestamptz)": [.loader],
+        "retain_load_tables(bigint[])": [.loader],
         "create_load_partitions(bigint)": [.loader],
     ]
 

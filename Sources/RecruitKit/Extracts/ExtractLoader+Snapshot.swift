@@ -109,42 +109,51 @@ extension ExtractLoader {
         _ = try dropUnreferencedTables()
     }
 
-    /// Drops the tables of loads that no practice points at and that are not running.
+    /// Drops the tables of loads that no practice points at, that are not
+    /// running and that no issued run used; moves those an issued run used to
+    /// the retained tables (sql/0016), so `runs why` and `--reproduce` keep
+    /// answering for it.
     ///
-    /// Dropping an attached partition needs an exclusive lock on the parent
-    /// tables. It is asked for with NOWAIT, so a reader is never queued behind
-    /// it: when a search is reading (a long REPEATABLE READ transaction holds
-    /// the parents), the tables are left for a later load to drop.
+    /// Both need an exclusive lock on the parent tables. It is asked for with
+    /// NOWAIT, so a reader is never queued behind it: when a search is reading
+    /// (a long REPEATABLE READ transaction holds the parents), the tables are
+    /// left for a later load.
     ///
     /// - Returns: the load ids whose tables were dropped.
     @discardableResult
     func dropUnreferencedTables() throws -> [Int] {
         let conn = db.connection
-        let ids = try SnapshotStatus.unreferencedLoadIDs(conn)
+        let dropped = try withParentsLock(try SnapshotStatus.unreferencedLoadIDs(conn), what: "drop") { ids in
+            try conn.query("SELECT unnest(drop_load_tables(\(ids)::bigint[])) AS load_id").compactMap { $0.int("load_id") }
+        }
+        let retained = try withParentsLock(try SnapshotStatus.toRetainLoadIDs(conn), what: "retain") { ids in
+            try conn.query("SELECT unnest(retain_load_tables(\(ids)::bigint[])) AS load_id").compactMap { $0.int("load_id") }
+        }
+        if !dropped.isEmpty { logger.debug("dropped unused snapshots", metadata: ["load_ids": "\(dropped)"]) }
+        if !retained.isEmpty { logger.debug("kept snapshots issued runs used", metadata: ["load_ids": "\(retained)"]) }
+        return dropped
+    }
+
+    /// Runs `body` (a function of sql/0013 or 0016 that locks the partitioned
+    /// tables NOWAIT) on `ids`, up to three times while a search holds them.
+    private func withParentsLock(_ ids: [Int], what: String, _ body: ([Int]) throws -> [Int]) throws -> [Int] {
         guard !ids.isEmpty else { return [] }
-        var dropped: [Int] = []
         for attempt in 0..<3 {
             do {
-                // Through the schema owner's function (sql/0013), which takes the
-                // partitioned tables' lock with NOWAIT: a search is never queued behind it.
-                let rows = try conn.query("SELECT unnest(drop_load_tables(\(ids)::bigint[])) AS load_id")
-                dropped = rows.compactMap { $0.int("load_id") }
-                break
+                return try body(ids)
             } catch let error as PostgresError where error.sqlState == "55006" {
                 // A practice or a load took one of them up meanwhile: keep them all this time.
-                logger.info("unused snapshots are in use again; a later load drops them", metadata: ["load_ids": "\(ids)"])
-                break
+                logger.info("snapshots are in use again; a later load takes them up", metadata: ["load_ids": "\(ids)", "action": "\(what)"])
+                return []
             } catch let error as PostgresError where error.sqlState == "55P03" {
                 if attempt == 2 {
-                    logger.info("unused snapshots are still being read; a later load drops them",
-                                metadata: ["load_ids": "\(ids)"])
+                    logger.info("snapshots are still being read; a later load takes them up", metadata: ["load_ids": "\(ids)", "action": "\(what)"])
                 } else {
                     Thread.sleep(forTimeInterval: 0.1)
                 }
             }
         }
-        if !dropped.isEmpty { logger.debug("dropped unused snapshots", metadata: ["load_ids": "\(dropped)"]) }
-        return dropped
+        return []
     }
 
     // MARK: Practice locks

@@ -33,6 +33,19 @@ public struct SnapshotStatus: Codable, Sendable {
     public var runningLoads: [Load] = []
     /// Loads whose tables no practice points at any more (dropped by the next load).
     public var unusedSnapshots: [Int] = []
+    /// Loads no practice points at that are kept because issued runs used them
+    /// (`runs why`, `--reproduce`); only `recruit db prune` drops them.
+    public var retainedSnapshots: [Retained] = []
+
+    public struct Retained: Codable, Sendable, Equatable {
+        public var loadID: Int
+        public var extractDate: String?
+        /// The issued runs that used the load, and when the last was issued.
+        public var runs: Int
+        public var lastIssuedAt: String
+        /// Disk used by its tables and indexes.
+        public var bytes: Int
+    }
 
     /// Reads the status.
     public static func read(_ connection: Connection) throws -> SnapshotStatus {
@@ -61,7 +74,42 @@ public struct SnapshotStatus: Codable, Sendable {
             if load.status == "running" && load.alive { s.runningLoads.append(load) } else { s.problemLoads.append(load) }
         }
         s.unusedSnapshots = try unreferencedLoadIDs(connection)
+        s.retainedSnapshots = try retained(connection)
         return s
+    }
+
+    /// The retained loads (those no practice points at, kept for issued runs), oldest first.
+    public static func retained(_ connection: Connection) throws -> [Retained] {
+        try connection.query("""
+            SELECT u.load_id, l.extract_date::text AS d, u.runs, to_char(u.last_issued_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
+                   (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+                      AND c.relname ~ ('^(patients|events|prescriptions)_l' || u.load_id || '(_[12])?$'))::bigint AS bytes
+            FROM issued_run_loads u JOIN loads l ON l.load_id = u.load_id
+            WHERE u.load_id NOT IN (SELECT load_id FROM practice_snapshots)
+              AND to_regclass(quote_ident(current_schema()) || '.' || quote_ident('patients_l' || u.load_id)) IS NOT NULL
+            ORDER BY u.load_id
+            """).map {
+            Retained(loadID: $0.int("load_id") ?? 0, extractDate: $0["d"], runs: $0.int("runs") ?? 0,
+                     lastIssuedAt: $0.string("at"), bytes: $0.int("bytes") ?? 0)
+        }
+    }
+
+    /// Loads still attached to the current partitioned tables that no practice
+    /// points at and an issued run used: what a load moves to the retained tables.
+    static func toRetainLoadIDs(_ connection: Connection) throws -> [Int] {
+        try connection.query("""
+            SELECT DISTINCT substring(c.relname from '_l([0-9]+)')::bigint AS load_id
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_inherits i ON i.inhrelid = c.oid
+            WHERE n.nspname = current_schema() AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+$'
+              AND i.inhparent IN (to_regclass(quote_ident(current_schema()) || '.patients'),
+                                  to_regclass(quote_ident(current_schema()) || '.events'),
+                                  to_regclass(quote_ident(current_schema()) || '.prescriptions'))
+              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
+              AND substring(c.relname from '_l([0-9]+)')::bigint IN (SELECT load_id FROM issued_run_loads)
+            ORDER BY 1
+            """).compactMap { $0.int("load_id") }
     }
 
     /// The loads whose per-load tables are still in the schema though no
@@ -75,6 +123,7 @@ public struct SnapshotStatus: Codable, Sendable {
               AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+(_[0-9]+)?$'
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
+              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM issued_run_loads)
             ORDER BY 1
             """).compactMap { $0.int("load_id") }
     }

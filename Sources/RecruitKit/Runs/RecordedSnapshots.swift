@@ -44,6 +44,12 @@ public enum RecordedSnapshots {
         }
     }
 
+    /// The snapshots gone, in words; for a run that was not issued, that only issued runs keep theirs.
+    static func gone(_ missing: [Missing], of run: RunRecord) -> String {
+        missing.map(\.description).joined(separator: "; ")
+            + (run.status == .issued ? "" : " (only issued runs keep the snapshots they used; this run is a \(run.status.rawValue.replacingOccurrences(of: "_", with: " ")))")
+    }
+
     /// Which of the run's snapshots are gone, and which were replaced but remain.
     public static func check(_ run: RunRecord, on database: Database) throws -> (missing: [Missing], replaced: [Replaced]) {
         let c = database.connection
@@ -54,7 +60,10 @@ public enum RecordedSnapshots {
                 SELECT (SELECT count(*) FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid
                         WHERE i.inhparent IN (to_regclass(\(database.quoteQualified("patients"))),
                                               to_regclass(\(database.quoteQualified("events"))),
-                                              to_regclass(\(database.quoteQualified("prescriptions"))))
+                                              to_regclass(\(database.quoteQualified("prescriptions"))),
+                                              to_regclass(\(database.quoteQualified("retained_patients"))),
+                                              to_regclass(\(database.quoteQualified("retained_events"))),
+                                              to_regclass(\(database.quoteQualified("retained_prescriptions"))))
                           AND pg_get_expr(k.relpartbound, k.oid) = \("FOR VALUES IN ('\(p.loadID)')")) AS partitions,
                        s.load_id AS current_load_id, s.extract_date::text AS current_extract_date,
                        \(unsafeRaw: RunRecord.ts("s.replaced_at")) AS replaced_at
@@ -81,8 +90,7 @@ public enum RecordedSnapshots {
     public static func reading<T>(_ run: RunRecord, on database: Database, _ body: () throws -> T) throws -> T {
         let (missing, _) = try check(run, on: database)
         if !missing.isEmpty {
-            throw RecruitError.refused("run \(run.runID) cannot be evaluated again on the data it used: "
-                                       + missing.map(\.description).joined(separator: "; "))
+            throw RecruitError.refused("run \(run.runID) cannot be evaluated again on the data it used: " + gone(missing, of: run))
         }
         let c = database.connection
         let schema = database.schema
@@ -94,10 +102,16 @@ public enum RecordedSnapshots {
             SELECT practice_id, load_id, extract_date, now() FROM \(identifier: schema).run_practices WHERE run_id = \(run.runID)
             """)
         try c.execute("ANALYZE pg_temp.practice_snapshots")
+        // The run's loads, current or retained (sql/0016), named in the view so
+        // that the planner reads only their partitions. Integers from the run record.
+        let loads = Set(run.practices.map(\.loadID)).sorted().map(String.init).joined(separator: ", ")
         for (view, table) in [("current_patients", "patients"), ("current_events", "events"), ("current_prescriptions", "prescriptions")] {
             try c.execute("""
                 CREATE TEMPORARY VIEW \(identifier: view) AS
-                  SELECT x.* FROM \(identifier: schema).\(identifier: table) x JOIN pg_temp.practice_snapshots s USING (load_id, practice_id)
+                  SELECT x.* FROM (SELECT * FROM \(identifier: schema).\(identifier: table) WHERE load_id IN (\(unsafeRaw: loads))
+                                   UNION ALL
+                                   SELECT * FROM \(identifier: schema).\(identifier: "retained_" + table) WHERE load_id IN (\(unsafeRaw: loads))) x
+                  JOIN pg_temp.practice_snapshots s USING (load_id, practice_id)
                 """)
         }
         return try body()

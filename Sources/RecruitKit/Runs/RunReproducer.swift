@@ -92,7 +92,7 @@ public struct RunReproducer {
         return try PracticeLocks.holding(run.practiceIDs, on: database, wait: wait, holder: "recruit: reproducing run \(runID)", logger: logger) {
             let (missing, replaced) = try RecordedSnapshots.check(run, on: database)
             if !missing.isEmpty {
-                let reason = missing.map(\.description).joined(separator: "; ")
+                let reason = RecordedSnapshots.gone(missing, of: run)
                 try AuditLog.append(on: c, action: "run.reproduce", subjects: ["run_id": .int(runID)],
                                     payload: ["run_id": .int(runID), "result": "not_reproducible", "reason": .string(reason)])
                 throw RecruitError.refused("run \(runID) cannot be reproduced: the data it used is gone: \(reason)")

@@ -6,7 +6,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Manage the database: migrations, status, and the embedded cluster.",
-        subcommands: [Migrate.self, Status.self, Start.self, Stop.self, DatabaseRolesCommand.self]
+        subcommands: [Migrate.self, Status.self, Prune.self, Start.self, Stop.self, DatabaseRolesCommand.self]
     )
 
     struct Migrate: ParsableCommand {
