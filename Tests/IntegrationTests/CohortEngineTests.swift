@@ -128,7 +128,10 @@ struct CohortEngineTests {
             let evaluation = try SQLEngine(cohort: cohort, logger: TestDatabase.quietLogger).evaluate(on: db, indexDate: nil, practices: nil)
             #expect(evaluation.invitations.map(\.patientID) == ["w"])
             #expect(evaluation.invitations[0].evidence.isEmpty)
-            #expect(evaluation.totals.map(\.remaining) == [3, 3, 2, 1])
+            // The deployment's safeguards follow the cohort's own criteria, as steps 4-6.
+            #expect(evaluation.totals.map(\.remaining) == [3, 3, 2, 1, 1, 1, 1])
+            #expect(cohort.criteria.map(\.id) == ["registered", "adult", "women", "research_dissent", "recently_invited", "contact_ended"])
+            #expect(cohort.criteria.map(\.safeguard) == [false, false, false, true, true, true])
         }
     }
 }

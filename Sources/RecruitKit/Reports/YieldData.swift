@@ -44,6 +44,8 @@ public struct YieldData: Sendable {
         /// Criterion id → `include` or `exclude`, stored with the run's yield
         /// (empty for runs recorded before the effect was stored).
         public var effects: [String: String] = [:]
+        /// The criteria that are the deployment's safeguards (runs recorded before sql/0017: none known).
+        public var safeguards: Set<String> = []
 
         /// `YYYY-MM` of the index date: the month the run counts in.
         public var month: String { String(indexDate.description.prefix(7)) }
@@ -100,7 +102,7 @@ extension YieldData {
             var runs = try selectRuns(connection, selection, cohortsDirectory: cohortsDirectory)
             let ids = runs.map(\.id)
             let rows = try connection.query("""
-                SELECT run_id, practice_id, step, criterion, label, remaining, effect
+                SELECT run_id, practice_id, step, criterion, label, remaining, effect, safeguard
                 FROM report_run_yields WHERE run_id = ANY(\(ids))
                 ORDER BY run_id, practice_id COLLATE "C", step
                 """)
@@ -113,6 +115,9 @@ extension YieldData {
             for row in rows {
                 if let effect = row["effect"], let i = row.int("run_id").flatMap({ runIndex[$0] }) {
                     runs[i].effects[row.string("criterion")] = effect
+                }
+                if row.bool("safeguard") == true, let i = row.int("run_id").flatMap({ runIndex[$0] }) {
+                    runs[i].safeguards.insert(row.string("criterion"))
                 }
             }
             var outcomes: [RunPractice: [FunnelMeasure: Int]] = [:]

@@ -298,7 +298,8 @@ extension YieldReport {
                          issuedAt: r.issuedAt, practices: chains.filter { $0.runID == r.id && $0.practiceID != YieldReport.total }.count,
                          supersededPractices: r.supersededPractices, codelists: r.codelists,
                          steps: (stepInfo[r.id] ?? []).enumerated().map { k, info in
-                             StepFacts(step: k, criterion: info.criterion, label: info.label, effect: k == 0 ? nil : r.effects[info.criterion])
+                             StepFacts(step: k, criterion: info.criterion, label: info.label, effect: k == 0 ? nil : r.effects[info.criterion],
+                                       safeguard: k > 0 && r.safeguards.contains(info.criterion))
                          })
             }
             let proxy = data.proxy.map { counts in

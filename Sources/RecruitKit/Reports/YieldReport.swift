@@ -40,6 +40,8 @@ public struct YieldReport: Codable, Sendable {
         public var label: String
         /// `include`, `exclude`, or nil (step 0, or a definition that could not be read).
         public var effect: String?
+        /// One of the deployment's safeguards, applied after the cohort's own criteria.
+        public var safeguard: Bool = false
     }
 
     /// Per run, practice (and `__total__`) and step: the patients remaining and those the step removed.

@@ -14,9 +14,12 @@ public struct CohortRun {
         public var indexDate: LocalDate?
         public var practices: [String]?
         public var parameters: [String: Int]
+        /// The deployment's safeguards, applied after the cohort's own criteria.
+        public var safeguards: Safeguards
 
         public init(cohortFile: URL, codeLists: any CohortCodeListSource, outputDirectory: URL, indexDate: LocalDate? = nil,
-                    practices: [String]? = nil, parameters: [String: Int] = [:]) {
+                    practices: [String]? = nil, parameters: [String: Int] = [:], safeguards: Safeguards = .defaults) {
+            self.safeguards = safeguards
             self.cohortFile = cohortFile
             self.codeLists = codeLists
             self.outputDirectory = outputDirectory
@@ -70,7 +73,8 @@ public struct CohortRun {
     public static func resolve(_ request: Request) throws -> ResolvedCohort {
         do {
             let definition = try CohortParser.parse(fileAt: request.cohortFile)
-            return try CohortValidator.resolve(definition, overrides: request.parameters, codeLists: request.codeLists)
+            return try CohortValidator.resolve(definition, overrides: request.parameters, codeLists: request.codeLists,
+                                              safeguards: request.safeguards)
         } catch let error as CohortDefinitionError {
             throw error.recruitError
         }

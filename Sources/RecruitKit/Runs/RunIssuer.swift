@@ -239,7 +239,8 @@ public struct RunIssuer {
             return
         }
         let definition = try CohortParser.parse(data: Data(text.utf8), file: "cohort \(cohortName) (stored)")
-        let cohort = try CohortValidator.resolve(definition, overrides: run.parameters, codeLists: AnyNamedCodeListSource())
+        let cohort = try CohortValidator.resolve(definition, overrides: run.parameters, codeLists: AnyNamedCodeListSource(),
+                                                 safeguards: run.safeguards)
         var windows: [ResolvedWindow] = []
         var outcomes: [String] = []
         func visit(_ condition: ResolvedCondition) {

@@ -28,6 +28,8 @@ public struct RunRecord: Sendable, Codable {
     public var codelists: [RecordedCodeList]
     /// Draft or issued (a dry run is never recorded).
     public var status: RunStatus
+    /// The deployment's safeguards the run was evaluated with (``Safeguards/notApplied`` for runs recorded before them).
+    public var safeguards: Safeguards
     public var historyAsOf: String
     public var supersedesRunID: Int?
     public var allowStale: Bool
@@ -46,7 +48,7 @@ public struct RunRecord: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", cohortName = "cohort_name", cohortVersion = "cohort_version", cohortSHA256 = "cohort_sha256"
-        case indexDate = "index_date", parameters, codelists, status, historyAsOf = "history_as_of"
+        case indexDate = "index_date", parameters, codelists, status, safeguards, historyAsOf = "history_as_of"
         case supersedesRunID = "supersedes_run_id", allowStale = "allow_stale", maxExtractAgeDays = "max_extract_age_days"
         case requestedPractices = "requested_practices", osUser = "os_user", toolVersion = "tool_version"
         case startedAt = "started_at", finishedAt = "finished_at", issuedAt = "issued_at", outputDirectory = "output_dir"
@@ -90,7 +92,7 @@ public struct RunRecord: Sendable, Codable {
     static func loadAll(on connection: Connection, where filter: SQL) throws -> [RunRecord] {
         let rows = try connection.query("""
             SELECT r.run_id, r.cohort_name, r.cohort_version, r.cohort_sha256, r.index_date::text AS index_date,
-                   r.parameters::text AS parameters, r.codelists::text AS codelists, r.status,
+                   r.parameters::text AS parameters, r.codelists::text AS codelists, r.status, r.safeguards::text AS safeguards,
                    r.history_as_of::text AS history_as_of, r.supersedes_run_id, r.allow_stale, r.max_extract_age_days,
                    array_to_json(r.requested_practices)::text AS requested_practices, r.os_user, r.tool_version,
                    \(unsafeRaw: ts("r.started_at")) AS started_at, \(unsafeRaw: ts("r.finished_at")) AS finished_at,
@@ -117,7 +119,9 @@ public struct RunRecord: Sendable, Codable {
                 cohortSHA256: row.string("cohort_sha256"), indexDate: row.date("index_date")!,
                 parameters: (try? decode([String: Int].self, row["parameters"])) ?? [:],
                 codelists: (try? decode([RecordedCodeList].self, row["codelists"])) ?? [],
-                status: RunStatus(rawValue: row.string("status")) ?? .draft, historyAsOf: row.string("history_as_of"),
+                status: RunStatus(rawValue: row.string("status")) ?? .draft,
+                safeguards: row["safeguards"] == nil ? .notApplied : try decode(Safeguards.self, row["safeguards"]),
+                historyAsOf: row.string("history_as_of"),
                 supersedesRunID: row.int("supersedes_run_id"), allowStale: row.bool("allow_stale") ?? false,
                 maxExtractAgeDays: row.int("max_extract_age_days"),
                 requestedPractices: try decode([String]?.self, row["requested_practices"]),

@@ -181,11 +181,12 @@ public struct RunRecorder {
         let codelists = try JSONValue.encoding(manifest.codelists)
         let outputs = JSONValue.object(manifest.outputs.mapValues(JSONValue.string))
         guard let runID = try c.query("""
-            INSERT INTO runs (cohort_name, cohort_version, cohort_sha256, index_date, parameters, codelists, status, history_as_of,
+            INSERT INTO runs (cohort_name, cohort_version, cohort_sha256, index_date, parameters, codelists, status, safeguards, history_as_of,
                               supersedes_run_id, allow_stale, os_user, tool_version, started_at, finished_at, output_dir, outputs, counts,
                               max_extract_age_days, requested_practices)
             VALUES (\(cohort.name), \(cohort.version), \(cohort.definition.sha256), \(evaluation.indexDate),
                     \(JSONB(JSONValue.encodingSorted(cohort.parameters).text)), \(JSONB(codelists.text)), \(RunStatus.draft.rawValue),
+                    \(JSONB(String(decoding: try JSONEncoder().encode(cohort.safeguards), as: UTF8.self))),
                     \(evaluation.historyAsOf)::timestamptz, \(request.supersede), \(request.allowStale), \(ToolInfo.osUser),
                     \(ToolInfo.version), \(manifest.startedAt)::timestamptz, clock_timestamp(), \(directory.path),
                     \(JSONB(outputs.text)), \(JSONB(counts.text)), \(request.maxExtractAgeDays), \(request.requestedPractices)::text[])
@@ -202,13 +203,15 @@ public struct RunRecorder {
             """)
         try insertInvitations(evaluation, runID: runID)
         let criteria = Dictionary(uniqueKeysWithValues: evaluation.criteria.map { ($0.step, $0) })
+        let safeguards = Set(cohort.criteria.filter(\.safeguard).map(\.step))
         let yields = evaluation.yields
         try c.execute("""
-            INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining, effect)
-            SELECT \(runID), p, s, c, l, r, nullif(e, '')
+            INSERT INTO run_yields (run_id, practice_id, step, criterion, label, remaining, effect, safeguard)
+            SELECT \(runID), p, s, c, l, r, nullif(e, ''), g
             FROM unnest(\(yields.map(\.practiceID))::text[], \(yields.map { Int32($0.step) })::int4[], \(yields.map(\.criterion))::text[],
                         \(yields.map { $0.step == 0 ? "in the extract" : criteria[$0.step]?.label ?? "" })::text[],
-                        \(yields.map(\.remaining))::int8[], \(yields.map { criteria[$0.step]?.effect ?? "" })::text[]) AS u(p, s, c, l, r, e)
+                        \(yields.map(\.remaining))::int8[], \(yields.map { criteria[$0.step]?.effect ?? "" })::text[],
+                        \(yields.map { safeguards.contains($0.step) })::bool[]) AS u(p, s, c, l, r, e, g)
             """)
         return runID
     }

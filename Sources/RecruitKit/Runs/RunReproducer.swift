@@ -56,7 +56,7 @@ public struct RunReproducer {
             guard definition.sha256 == run.cohortSHA256 else {
                 throw RecruitError.refused("run \(run.runID): the stored definition text no longer hashes to \(run.cohortSHA256)")
             }
-            return try CohortValidator.resolve(definition, overrides: run.parameters, codeLists: lists)
+            return try CohortValidator.resolve(definition, overrides: run.parameters, codeLists: lists, safeguards: run.safeguards)
         } catch let error as CohortDefinitionError {
             throw error.recruitError
         }

@@ -21,7 +21,8 @@ struct CohortCommand: ParsableCommand {
         func run() throws {
             do {
                 let definition = try CohortParser.parse(fileAt: cohort.fileURL)
-                let resolved = try CohortValidator.resolve(definition, overrides: try cohort.parameters(), codeLists: cohort.codeListSource)
+                let resolved = try CohortValidator.resolve(definition, overrides: try cohort.parameters(), codeLists: cohort.codeListSource,
+                                                           safeguards: try cohort.safeguards())
                 if json {
                     let lists: [JSONValue] = resolved.codeLists.map {
                         ["name": .string($0.name), "sha256": .string($0.sha256), "codes": .int($0.codes.count)]
@@ -67,7 +68,8 @@ struct CohortCommand: ParsableCommand {
 
         func run() throws {
             let resolved = try CohortRun.resolve(.init(cohortFile: cohort.fileURL, codeLists: cohort.codeListSource,
-                                                      outputDirectory: URL(fileURLWithPath: "."), parameters: try cohort.parameters()))
+                                                      outputDirectory: URL(fileURLWithPath: "."), parameters: try cohort.parameters(),
+                                                      safeguards: try cohort.safeguards()))
             let context = CohortQueryContext(indexDate: try parseIndexDate(indexDate), practices: practices.isEmpty ? nil : practices,
                                              historyAsOf: nil)
             let query = CohortSQLCompiler.compile(resolved, context: context, shape: steps ? .steps : .run)
@@ -114,6 +116,8 @@ struct CohortCommand: ParsableCommand {
         @Argument(help: ArgumentHelp("The cohort definition file.", valueName: "file")) var file: String
         @Option(name: .customLong("param"), help: ArgumentHelp("Override a parameter of the cohort file (repeatable).", valueName: "name=value"))
         var parameterOverrides: [String] = []
+        @Option(name: .customLong("settings"), help: ArgumentHelp(deploymentSettingsHelp, valueName: "file"))
+        var settingsFile: String?
         @Flag(help: "Print the text and the criteria as one JSON object.") var json = false
         @OptionGroup var global: GlobalOptions
 
@@ -124,7 +128,8 @@ struct CohortCommand: ParsableCommand {
             do {
                 definition = try CohortParser.parse(fileAt: options.fileURL)
                 // The explanation names the code lists; it does not need their codes.
-                resolved = try CohortValidator.resolve(definition, overrides: try options.parameters(), codeLists: NamedCodeLists())
+                resolved = try CohortValidator.resolve(definition, overrides: try options.parameters(), codeLists: NamedCodeLists(),
+                                                       safeguards: try loadSafeguards(settingsFile))
             } catch let error as CohortDefinitionError {
                 throw error.recruitError
             }

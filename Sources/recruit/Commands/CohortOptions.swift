@@ -14,9 +14,15 @@ struct CohortOptions: ParsableArguments {
     @Option(name: .customLong("param"), help: ArgumentHelp("Override a parameter of the cohort file (repeatable).", valueName: "name=value"))
     var parameterOverrides: [String] = []
 
+    @Option(name: .customLong("settings"), help: ArgumentHelp(deploymentSettingsHelp, valueName: "file"))
+    var settingsFile: String?
+
     func validate() throws {
         _ = try parameters()
     }
+
+    /// The deployment's safeguards (``loadSafeguards(_:)``).
+    func safeguards() throws -> Safeguards { try loadSafeguards(settingsFile) }
 
     var fileURL: URL { URL(fileURLWithPath: file) }
 
@@ -24,6 +30,16 @@ struct CohortOptions: ParsableArguments {
 
     /// `--param name=value` as a dictionary.
     func parameters() throws -> [String: Int] { try parseParameterOverrides(parameterOverrides) }
+}
+
+let deploymentSettingsHelp = "The deployment settings: the safeguards every cohort gets (default recruit.yaml in the current folder when there is one, else the built-in ones)."
+
+/// The safeguards of the deployment file `path`, else of `recruit.yaml` in the
+/// current folder when it exists, else the built-in ones.
+func loadSafeguards(_ path: String?) throws -> Safeguards {
+    if let path { return try Safeguards.load(from: URL(fileURLWithPath: path)) }
+    let local = URL(fileURLWithPath: "recruit.yaml")
+    return FileManager.default.fileExists(atPath: local.path) ? try Safeguards.load(from: local) : .defaults
 }
 
 /// Parses `--param name=value` options (whole, non-negative numbers; each name once).

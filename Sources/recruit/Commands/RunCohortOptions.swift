@@ -15,7 +15,13 @@ struct RunCohortOptions: ParsableArguments {
     @Option(name: .customLong("param"), help: ArgumentHelp("Override a parameter of the cohort file (repeatable).", valueName: "name=value"))
     var parameterOverrides: [String] = []
 
+    @Option(name: .customLong("settings"), help: ArgumentHelp(deploymentSettingsHelp, valueName: "file"))
+    var settingsFile: String?
+
     var fileURL: URL { URL(fileURLWithPath: file ?? "") }
+
+    /// The deployment's safeguards (``loadSafeguards(_:)``).
+    func safeguards() throws -> Safeguards { try loadSafeguards(settingsFile) }
 
     var codeListSource: DirectoryCodeListSource { DirectoryCodeListSource(directory: URL(fileURLWithPath: codeLists)) }
 

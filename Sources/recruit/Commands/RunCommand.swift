@@ -99,7 +99,8 @@ struct RunCommand: ParsableCommand {
         }
         let resolved = try CohortRun.resolve(CohortRun.Request(
             cohortFile: cohort.fileURL, codeLists: codeLists, outputDirectory: directory,
-            indexDate: try parseIndexDate(indexDate), practices: practices.isEmpty ? nil : practices, parameters: try cohort.parameters()))
+            indexDate: try parseIndexDate(indexDate), practices: practices.isEmpty ? nil : practices, parameters: try cohort.parameters(),
+            safeguards: try cohort.safeguards()))
         let request = RunRequest(outputDirectory: directory, indexDate: try parseIndexDate(indexDate),
                                  practices: practices.isEmpty ? nil : practices,
                                  mode: dryRun ? .dryRun : (issue ? .issue : .draft), supersede: supersede, allowStale: allowStale,
@@ -114,13 +115,18 @@ struct RunCommand: ParsableCommand {
             o["supersedes_run_id"] = supersede.map { .int($0) } ?? .null
             o["run_json_sha256"] = .string(outcome.runJSONSHA256)
             o["stale_practices"] = .array(outcome.manifest.snapshots.filter(\.stale).map { .string($0.practiceID) })
+            o["safeguard_steps"] = .array(resolved.criteria.filter(\.safeguard).map { .int($0.step) })
             try Output.json(o)
             return
         }
         let what = outcome.runID.map { "run \($0), \(outcome.manifest.status.rawValue)" } ?? "dry run"
         Output.line("\(summary.cohort) \(summary.version), index date \(summary.indexDate), \(summary.practices.count) practice(s): \(what)")
         let width = summary.steps.map { String($0.remaining).count }.max() ?? 1
+        let safeguards = Set(resolved.criteria.filter(\.safeguard).map(\.step))
         for step in summary.steps {
+            if safeguards.contains(step.step) && !safeguards.contains(step.step - 1) {
+                Output.line("     \(Safeguards.section):")
+            }
             let n = String(step.remaining)
             Output.line(String(format: "%3d  ", step.step) + String(repeating: " ", count: width - n.count) + n + "  " + step.label)
         }

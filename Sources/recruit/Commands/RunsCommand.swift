@@ -145,9 +145,12 @@ struct RunsCommand: ParsableCommand {
             if e.onRecordedList != (e.leftAt == 0) {
                 Output.line("Note: the run's recorded list \(e.onRecordedList ? "holds" : "does not hold") this patient")
             }
-            for c in e.criteria {
+            for (i, c) in e.criteria.enumerated() {
                 let mark = c.passed ? "pass" : (c.removedHere ? "FAIL (removed here)" : "fail")
                 Output.line("")
+                if c.safeguard && (i == 0 || !e.criteria[i - 1].safeguard) {
+                    Output.line("\(Safeguards.section) (the deployment's, whatever the cohort file says):")
+                }
                 Output.line("\(c.step). \(c.label) [\(c.id), \(c.effect)]: \(c.held ? "holds" : "does not hold") -> \(mark)")
                 for fact in c.facts { Output.line("     \(fact)") }
                 for r in c.records {

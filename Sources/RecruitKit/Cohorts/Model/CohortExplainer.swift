@@ -18,7 +18,11 @@ public enum CohortExplainer {
             + "ages are in completed years at D.", width: 88))
         var section: String?
         for criterion in cohort.criteria {
-            if let s = criterion.section, s != section {
+            if criterion.safeguard, section != Safeguards.section {
+                section = Safeguards.section
+                lines.append("")
+                lines.append(Safeguards.section + " (set by the deployment, recruit.yaml; a cohort may make them stricter, never weaker)")
+            } else if !criterion.safeguard, let s = criterion.section, s != section {
                 section = s
                 lines.append("")
                 lines.append(s)

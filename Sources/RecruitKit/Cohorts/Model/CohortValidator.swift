@@ -15,7 +15,7 @@ public struct CohortValidator {
     /// - Throws: ``RecruitError`` (refused) for an override of a parameter the
     ///   file does not declare; ``CohortDefinitionError`` listing every located problem.
     public static func resolve(_ definition: CohortDefinition, overrides: [String: Int] = [:],
-                               codeLists: any CohortCodeListSource) throws -> ResolvedCohort {
+                               codeLists: any CohortCodeListSource, safeguards: Safeguards = .defaults) throws -> ResolvedCohort {
         var values = Dictionary(uniqueKeysWithValues: definition.parameters.map { ($0.name, $0.defaultValue) })
         for (name, value) in overrides.sorted(by: { $0.key < $1.key }) {
             guard values[name] != nil else {
@@ -25,15 +25,49 @@ public struct CohortValidator {
             values[name] = value
         }
         var validator = CohortValidator(definition: definition, values: values)
-        let lists = validator.resolveCodeLists(codeLists)
+        var lists = validator.resolveCodeLists(codeLists)
         var criteria: [ResolvedCriterion] = []
         for (i, criterion) in definition.criteria.enumerated() {
             let condition = validator.resolve(criterion.condition, at: criterion.location)
             criteria.append(ResolvedCriterion(step: i + 1, id: criterion.id, label: CohortTemplate.render(criterion.label, values: values),
                                               section: criterion.section, effect: criterion.effect, condition: condition))
         }
+        if safeguards.applied { validator.apply(safeguards, to: &criteria) }
         if !validator.diagnostics.isEmpty { throw CohortDefinitionError(validator.diagnostics) }
-        return ResolvedCohort(definition: definition, parameters: values, codeLists: lists, criteria: criteria)
+        for name in safeguards.dissentLists where safeguards.applied && !lists.contains(where: { $0.name == name }) {
+            guard let list = try codeLists.codeList(named: name) else {
+                throw RecruitError.refused("the deployment's research dissent list '\(name)' (a safeguard, recruit.yaml) is not in \(codeLists.summary)")
+            }
+            lists.append(list)
+        }
+        return ResolvedCohort(definition: definition, parameters: values, codeLists: lists, criteria: criteria, safeguards: safeguards)
+    }
+
+    /// Checks the safeguards the cohort names (by id): each no weaker than the
+    /// deployment's, and after every criterion of the cohort's own; appends
+    /// those it does not name, in ``Safeguards/Kind`` order.
+    mutating func apply(_ safeguards: Safeguards, to criteria: inout [ResolvedCriterion]) {
+        let kinds = Dictionary(uniqueKeysWithValues: Safeguards.Kind.allCases.map { ($0.rawValue, $0) })
+        let lastOwn = criteria.lastIndex { kinds[$0.id] == nil }
+        for i in criteria.indices {
+            guard let kind = kinds[criteria[i].id] else { continue }
+            let location = definition.criteria[i].location
+            if let lastOwn, i < lastOwn {
+                report(location, "criterion '\(kind.rawValue)' is a safeguard, applied after the cohort's own criteria: "
+                       + "move it after '\(criteria[lastOwn].id)'")
+            }
+            if criteria[i].effect != .exclude {
+                report(location, "criterion '\(kind.rawValue)' is a safeguard and must exclude")
+            } else if let why = safeguards.weakening(kind, criteria[i].condition) {
+                report(location, "criterion '\(kind.rawValue)' is a safeguard the deployment always applies (recruit.yaml); "
+                       + "a cohort may make it stricter, never weaker: \(why)")
+            }
+            criteria[i].safeguard = true
+        }
+        for kind in Safeguards.Kind.allCases where !criteria.contains(where: { $0.id == kind.rawValue }) {
+            criteria.append(ResolvedCriterion(step: criteria.count + 1, id: kind.rawValue, label: kind.label, section: nil,
+                                              effect: .exclude, condition: safeguards.condition(kind), safeguard: true))
+        }
     }
 
     mutating func report(_ location: SourceLocation, _ message: String) {

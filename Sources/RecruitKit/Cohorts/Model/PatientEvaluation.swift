@@ -54,9 +54,11 @@ public struct CriterionVerdict: Sendable, Codable {
     /// What was checked, in words, with dates.
     public var facts: [String]
     public var records: [ExplainedRecord]
+    /// One of the deployment's safeguards (``Safeguards``), applied after the cohort's own criteria.
+    public var safeguard: Bool = false
 
     enum CodingKeys: String, CodingKey {
-        case step, id, label, effect, held, passed, removedHere = "removed_here", facts, records
+        case step, id, label, effect, held, passed, removedHere = "removed_here", facts, records, safeguard
     }
 }
 

@@ -7,14 +7,19 @@ public struct ResolvedCohort: Sendable {
     public var parameters: [String: Int]
     /// The code lists the criteria name, in order of first mention.
     public var codeLists: [ResolvedCodeList]
-    /// The criteria, in order; criterion `n` is step `n` of the yield.
+    /// The criteria, in order; criterion `n` is step `n` of the yield. The
+    /// safeguards (``ResolvedCriterion/safeguard``) are the last.
     public var criteria: [ResolvedCriterion]
+    /// The deployment's safeguards this cohort was resolved with.
+    public var safeguards: Safeguards
 
-    public init(definition: CohortDefinition, parameters: [String: Int], codeLists: [ResolvedCodeList], criteria: [ResolvedCriterion]) {
+    public init(definition: CohortDefinition, parameters: [String: Int], codeLists: [ResolvedCodeList], criteria: [ResolvedCriterion],
+                safeguards: Safeguards = .notApplied) {
         self.definition = definition
         self.parameters = parameters
         self.codeLists = codeLists
         self.criteria = criteria
+        self.safeguards = safeguards
     }
 
     public var name: String { definition.name }
@@ -73,14 +78,19 @@ public struct ResolvedCriterion: Sendable {
     public var section: String?
     public var effect: Criterion.Effect
     public var condition: ResolvedCondition
+    /// One of the deployment's safeguards (``Safeguards``): named by the cohort
+    /// (and checked to be no weaker) or appended to it.
+    public var safeguard: Bool
 
-    public init(step: Int, id: String, label: String, section: String?, effect: Criterion.Effect, condition: ResolvedCondition) {
+    public init(step: Int, id: String, label: String, section: String?, effect: Criterion.Effect, condition: ResolvedCondition,
+                safeguard: Bool = false) {
         self.step = step
         self.id = id
         self.label = label
         self.section = section
         self.effect = effect
         self.condition = condition
+        self.safeguard = safeguard
     }
 
     /// The record conditions whose matches are this criterion's evidence:

@@ -138,8 +138,15 @@ struct HTMLPage {
         out += "<div class=\"scroll\"><table id=\"attrition-table\"><thead><tr><th>Step</th>"
         for r in runs { out += "<th class=\"num\">Run \(r.runID)<br><span class=\"sub\">\(e(r.indexDate))</span></th>" }
         out += "</tr></thead><tbody>\n"
+        let facts = report.steps(run: latest.runID)
+        var inSafeguards = false
         for s in steps {
-            let effect = report.steps(run: latest.runID).first { $0.step == s.step }?.effect
+            let fact = facts.first { $0.step == s.step }
+            let effect = fact?.effect
+            if fact?.safeguard == true && !inSafeguards {
+                inSafeguards = true
+                out += "<tr class=\"section\"><th colspan=\"\(runs.count + 1)\">\(e(Safeguards.section)): the deployment's, whatever the cohort file says</th></tr>\n"
+            }
             out += "<tr><td>\(s.step == 0 ? "" : "\(s.step). ")\(e(AttritionFlowChart.boxLabel(s, effect: effect)))</td>"
             for r in runs {
                 let row = report.attrition(run: r.runID).first { $0.step == s.step && $0.criterion == s.criterion }

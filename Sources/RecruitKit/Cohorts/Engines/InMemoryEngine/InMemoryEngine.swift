@@ -33,7 +33,7 @@ public struct InMemoryEngine: Sendable {
             if removed { leftAt = criterion.step }
             criteria.append(CriterionVerdict(step: criterion.step, id: criterion.id, label: criterion.label, effect: criterion.effect.rawValue,
                                              held: verdict.holds, passed: passed, removedHere: removed, facts: verdict.facts,
-                                             records: verdict.records))
+                                             records: verdict.records, safeguard: criterion.safeguard))
         }
         let evidence = cohort.criteria.filter { !$0.evidenceLeaves.isEmpty }.map { context.evidence($0) }
         return PatientEvaluation(step: PatientStep(practiceID: patient.practiceID, patientID: patient.patientID, leftAt: leftAt),
