@@ -17,6 +17,9 @@
 # 4. A full disk during a load (the load's tables on a tablespace on a small
 #    tmpfs; needs root to mount it): a clear error, the previous data intact,
 #    and the load succeeds once there is room.
+# 5. `recruit monthly` killed with SIGKILL mid-way: nothing half-written, the
+#    next one starts cleanly; twice on one extract: nothing new; two at once:
+#    one works, the other exits 2 at once.
 #
 # Environment: FAULT_PGPORT (default 54391; names the socket only),
 # FAULT_PATIENTS (default 100000: about 5 million rows), FAULT_KILLS (20),
@@ -246,6 +249,39 @@ if "$bin" run --help >/dev/null 2>&1 && [ -f "$cohort" ]; then
   check "runs: the audit chain verifies" audit_ok
 else
   log "recruit run is not available yet: the run faults are skipped"
+fi
+
+# --- 5. the monthly job: killed mid-way, two at once --------------------------------
+if "$bin" monthly --help >/dev/null 2>&1 && [ -f "$cohort" ]; then
+  monthly_cmd() { "$bin" monthly "$1" --cohort "$cohort" --codelists "$root/codelists" --out "$tmp/monthly" \
+                    --max-extract-age-days 100000 -q "${@:2}"; }
+  before=$(runs_state)
+  # Killed with SIGKILL at a random point (during its load or its runs).
+  monthly_cmd "$tmp/extract-a" >/dev/null 2>"$tmp/m1.err" & pid=$!
+  sleep "0.$(( 300 + RANDOM % 600 ))"
+  kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  check "monthly killed mid-way: no run half-recorded ($(half_runs))" [ "$(half_runs)" = 0 ]
+  check "monthly killed mid-way: views agree with the snapshots" [ "$(consistency)" = 0 ]
+  # The next one starts cleanly (the lock went with the dead job's connection) and finishes the work.
+  monthly_cmd "$tmp/extract-a" >/dev/null 2>"$tmp/m2.err"; rc=$?
+  check "monthly after a kill: starts cleanly and finishes (exit $rc)" [ "$rc" = 0 ]
+  check "monthly after a kill: no load left running" [ "$(running_loads)" = 0 ]
+  # Twice on the same extract: nothing new.
+  again=$(monthly_cmd "$tmp/extract-a" --json 2>/dev/null | sed -n 's/.*"status" *: *"\([a-z_]*\)".*/\1/p' | tail -1)
+  check "monthly twice on one extract: the second does nothing new ($again)" [ "$again" = nothing_new ]
+  # Two at once: one works, the other exits 2 at once.
+  monthly_cmd "$tmp/extract-b" >/dev/null 2>"$tmp/m3.err" & p1=$!
+  sleep 0.2
+  t0=$(ms); monthly_cmd "$tmp/extract-b" >/dev/null 2>"$tmp/m4.err"; r2=$?; second_ms=$(( $(ms) - t0 ))
+  wait "$p1"; r1=$?
+  if [ "$r1" = 0 ] && [ "$r2" = 2 ] && grep -q 'another recruit monthly is running' "$tmp/m4.err"; then
+    pass "two monthly jobs at once: one worked, the other exited 2 at once (${second_ms} ms)"
+  elif [ "$r1" = 0 ] && [ "$r2" = 0 ]; then
+    log "the first monthly job finished before the second started"; pass "two monthly jobs: both succeeded one after the other"
+  else fail "two monthly jobs at once: exits $r1 and $r2: $(cat "$tmp/m3.err" "$tmp/m4.err" | grep '^recruit:' | head -2 | tr '\n' ' ')"; fi
+  check "monthly: no run half-recorded" [ "$(half_runs)" = 0 ]
+  check "monthly: the audit chain verifies" audit_ok
+  base_state=$(state); base_digest=$(digest)
 fi
 
 # --- 4. a full disk during a load -------------------------------------------------

@@ -32,6 +32,7 @@ struct Recruit: ParsableCommand {
             HistoryCommand.self,
             ReportCommand.self,
             AuditCommand.self,
+            MonthlyCommand.self,
         ]
     )
 }
