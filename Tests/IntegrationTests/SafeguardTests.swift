@@ -157,4 +157,33 @@ struct SafeguardTests {
             #expect(text.stdout.contains("     Safeguards, always applied:\n 10  "), "\(text.stdout)")
         }
     }
+
+    @Test("cross-study: a person issued in cohort A is not listed by cohort B within the window, and is after it; both engines agree")
+    func crossStudy() throws {
+        let a = try Self.resolve(Self.referenceText)
+        var deployment = Safeguards.defaults
+        deployment.otherCohorts = [a.name]
+        deployment.crossStudyWindowDays = 20
+        let textB = Self.referenceText.replacingOccurrences(of: "name: chronic-pain-out-of-work\n", with: "name: study-b\n")
+        let b = try Self.resolve(textB, safeguards: deployment)
+        #expect(b.criteria.count == 13 && b.criteria.last?.id == "invited_to_other_study" && b.criteria.last?.safeguard == true)
+        #expect(try Self.resolve(textB).criteria.count == 12, "no other cohorts named: no step")
+        try TestDatabase.withSchema { db in
+            try RetainedSnapshotTests.extract(RunScenario.d).write(to: db)
+            let issued = try RunScenario.run(db, a, mode: .issue)
+            #expect(try RunScenario.invited(issued).count == 4)
+            // Ten days on: within the window, B lists none of A's invitees; the explanation agrees.
+            let within = try RunScenario.run(db, b, indexDate: RunScenario.d.adding(days: 10), allowStale: true)
+            #expect(try RunScenario.invited(within).isEmpty)
+            let yields = within.summary.steps.map(\.remaining)
+            #expect(yields.suffix(2) == [4, 0], "\(yields)")
+            let why = try PatientExplainer(database: db, logger: TestDatabase.quietLogger)
+                .explain(runID: try #require(within.runID), patientID: "a1", practiceID: "A81001")
+            #expect(why.leftAt == 13 && why.engineLeftAt == 13)
+            #expect(why.criteria.last?.records.first?.lists == [a.name])
+            // Thirty days on: A's invitation (index date D) is outside B's 20-day window.
+            let after = try RunScenario.run(db, b, indexDate: RunScenario.d.adding(days: 30), allowStale: true)
+            #expect(try RunScenario.invited(after).count == 4)
+        }
+    }
 }

@@ -96,16 +96,20 @@ public struct CohortOracle {
     /// The patient's contact history for this cohort as of `historyAsOf`.
     func patientHistory(_ key: PatientKey) -> PatientHistory {
         var result = PatientHistory()
-        for run in history.runs where run.cohortName == cohort.name && run.invitations.contains(key) {
+        // This cohort's invitations, and those of the cohorts the cross-study safeguard names.
+        let cohorts = Set([cohort.name] + cohort.safeguards.otherCohorts)
+        func other(_ name: String) -> String? { name == cohort.name ? nil : name }
+        for run in history.runs where cohorts.contains(run.cohortName) && run.invitations.contains(key) {
             guard let rp = run.practices.first(where: { $0.practiceID == key.practiceID }) else { continue }
             result.invitations.append(PatientHistory.Invitation(
                 runID: run.runID, status: RunStatus(rawValue: run.status), indexDate: run.indexDate,
                 beforeInstant: run.issuedAt.map { $0 < historyAsOf } ?? false,
                 notSuperseded: rp.supersededBy == nil || (rp.supersededAt.map { $0 >= historyAsOf } ?? false),
-                supersededBy: rp.supersededBy, ignored: ignoredRunIDs.contains(run.runID)))
+                supersededBy: rp.supersededBy, ignored: ignoredRunIDs.contains(run.runID), otherCohort: other(run.cohortName)))
         }
-        for i in history.invitations where i.cohortName == cohort.name && i.patient == key {
-            result.invitations.append(PatientHistory.Invitation(runID: nil, status: nil, indexDate: i.indexDate, beforeInstant: i.recordedAt < historyAsOf))
+        for i in history.invitations where cohorts.contains(i.cohortName) && i.patient == key {
+            result.invitations.append(PatientHistory.Invitation(runID: nil, status: nil, indexDate: i.indexDate, beforeInstant: i.recordedAt < historyAsOf,
+                                                                otherCohort: other(i.cohortName)))
         }
         for o in history.outcomes where o.cohortName == cohort.name && o.patient == key {
             result.outcomes.append(PatientHistory.Outcome(outcome: o.outcome, date: nil, runID: nil, beforeInstant: o.recordedAt < historyAsOf))

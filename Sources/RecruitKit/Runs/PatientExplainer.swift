@@ -100,28 +100,32 @@ public struct PatientExplainer {
     func history(run: RunRecord, cohort: ResolvedCohort, practice: String, patientID: String) throws -> PatientHistory {
         let c = database.connection
         let asOf = run.historyAsOf
+        // This cohort's, and those of the other cohorts the cross-study safeguard names.
+        let cohorts = [cohort.name] + cohort.safeguards.otherCohorts.filter { $0 != cohort.name }
         let invitations = try c.query("""
-            SELECT r.run_id, r.index_date::text AS index_date, r.status, (r.issued_at < \(asOf)::timestamptz) AS issued_before,
+            SELECT r.run_id, r.cohort_name, r.index_date::text AS index_date, r.status, (r.issued_at < \(asOf)::timestamptz) AS issued_before,
                    (rp.superseded_by_run_id IS NULL OR rp.superseded_at >= \(asOf)::timestamptz) AS not_superseded,
                    rp.superseded_by_run_id, r.run_id = ANY(\(run.ignoredRunIDs)::int8[]) AS ignored
             FROM run_invitations ri
             JOIN runs r ON r.run_id = ri.run_id
             JOIN run_practices rp ON rp.run_id = ri.run_id AND rp.practice_id = ri.practice_id
-            WHERE ri.practice_id = \(practice) AND ri.patient_id = \(patientID) AND r.cohort_name = \(cohort.name)
+            WHERE ri.practice_id = \(practice) AND ri.patient_id = \(patientID) AND r.cohort_name = ANY(\(cohorts)::text[])
               AND r.run_id <> \(run.runID)
-            ORDER BY r.index_date, r.run_id
+            ORDER BY r.cohort_name <> \(cohort.name), r.index_date, r.run_id
             """).map { row in
             PatientHistory.Invitation(runID: row.int("run_id"), status: RunStatus(rawValue: row.string("status")), indexDate: row.date("index_date")!,
                                       beforeInstant: row.bool("issued_before") ?? false, notSuperseded: row.bool("not_superseded") ?? false,
-                                      supersededBy: row.int("superseded_by_run_id"), ignored: row.bool("ignored") ?? false)
+                                      supersededBy: row.int("superseded_by_run_id"), ignored: row.bool("ignored") ?? false,
+                                      otherCohort: row.string("cohort_name") == cohort.name ? nil : row.string("cohort_name"))
         }
         let imported = try c.query("""
-            SELECT index_date::text AS index_date, recorded_at < \(asOf)::timestamptz AS before
+            SELECT cohort_name, index_date::text AS index_date, recorded_at < \(asOf)::timestamptz AS before
             FROM history_invitations
-            WHERE practice_id = \(practice) AND patient_id = \(patientID) AND cohort_name = \(cohort.name)
-            ORDER BY index_date
+            WHERE practice_id = \(practice) AND patient_id = \(patientID) AND cohort_name = ANY(\(cohorts)::text[])
+            ORDER BY cohort_name <> \(cohort.name), index_date
             """).map { row in
-            PatientHistory.Invitation(runID: nil, status: nil, indexDate: row.date("index_date")!, beforeInstant: row.bool("before") ?? false)
+            PatientHistory.Invitation(runID: nil, status: nil, indexDate: row.date("index_date")!, beforeInstant: row.bool("before") ?? false,
+                                      otherCohort: row.string("cohort_name") == cohort.name ? nil : row.string("cohort_name"))
         }
         let outcomes = try c.query("""
             SELECT outcome, outcome_date::text AS outcome_date, run_id, recorded_at < \(asOf)::timestamptz AS before

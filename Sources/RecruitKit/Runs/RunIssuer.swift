@@ -241,11 +241,12 @@ public struct RunIssuer {
         let definition = try CohortParser.parse(data: Data(text.utf8), file: "cohort \(cohortName) (stored)")
         let cohort = try CohortValidator.resolve(definition, overrides: run.parameters, codeLists: AnyNamedCodeListSource(),
                                                  safeguards: run.safeguards)
-        var windows: [ResolvedWindow] = []
+        var windows: [(window: ResolvedWindow, cohorts: [String])] = []
         var outcomes: [String] = []
         func visit(_ condition: ResolvedCondition) {
             switch condition {
-            case .previouslyInvited(let w): windows.append(w)
+            case .previouslyInvited(let w): windows.append((w, [cohortName]))
+            case .invitedToOtherCohorts(let others, let w): windows.append((w, others))
             case .contactEnded(let o): outcomes += o
             case .allOf(let cs), .anyOf(let cs): cs.forEach(visit)
             case .not(let inner): visit(inner)
@@ -254,7 +255,7 @@ public struct RunIssuer {
         }
         cohort.criteria.forEach { visit($0.condition) }
         var problems: [String] = []
-        for window in windows {
+        for (window, cohorts) in windows {
             let latest = indexDate.adding(days: -window.toDaysBefore.value)
             let earliest = window.fromDaysBefore.map { indexDate.adding(days: -$0.value) }
             let invited = try c.query("""
@@ -263,7 +264,7 @@ public struct RunIssuer {
                 JOIN run_invitations o ON o.practice_id = i.practice_id AND o.patient_id = i.patient_id AND o.run_id <> i.run_id
                 JOIN runs r ON r.run_id = o.run_id
                 JOIN run_practices rp ON rp.run_id = o.run_id AND rp.practice_id = o.practice_id
-                WHERE i.run_id = \(runID) AND r.cohort_name = \(cohortName) AND r.status = \(RunStatus.issued.rawValue)
+                WHERE i.run_id = \(runID) AND r.cohort_name = ANY(\(cohorts)::text[]) AND r.status = \(RunStatus.issued.rawValue)
                   AND r.issued_at >= \(historyAsOf)::timestamptz AND rp.superseded_by_run_id IS NULL
                   AND r.run_id IS DISTINCT FROM \(supersede)
                   AND r.index_date <= \(latest) AND (\(earliest)::date IS NULL OR r.index_date >= \(earliest)::date)
@@ -274,7 +275,7 @@ public struct RunIssuer {
             let imported = try c.query("""
                 SELECT count(DISTINCT (i.practice_id, i.patient_id)) AS n
                 FROM run_invitations i JOIN history_invitations h ON h.practice_id = i.practice_id AND h.patient_id = i.patient_id
-                WHERE i.run_id = \(runID) AND h.cohort_name = \(cohortName) AND h.recorded_at >= \(historyAsOf)::timestamptz
+                WHERE i.run_id = \(runID) AND h.cohort_name = ANY(\(cohorts)::text[]) AND h.recorded_at >= \(historyAsOf)::timestamptz
                   AND h.index_date <= \(latest) AND (\(earliest)::date IS NULL OR h.index_date >= \(earliest)::date)
                 """)[0].int("n") ?? 0
             if imported > 0 {

@@ -24,6 +24,10 @@ public indirect enum ConditionOf<Stage: CohortStage>: Sendable, Hashable {
     case previouslyInvited(window: Stage.Window)
     /// An outcome that ends contact was recorded for this cohort before the run.
     case contactEnded(outcomes: [String])
+    /// On the invitation list of an issued, not superseded run of one of these
+    /// other cohorts, or of imported history for one, whose index date is in the
+    /// window (the cross-study safeguard: ``Safeguards/otherCohorts``; not written in cohort files).
+    case invitedToOtherCohorts(cohorts: [String], window: Stage.Window)
     case allOf([ConditionOf<Stage>])
     case anyOf([ConditionOf<Stage>])
     case not(ConditionOf<Stage>)
@@ -58,7 +62,7 @@ extension ConditionOf where Stage == WrittenStage {
         case .records(let r): return window(r.window) + [r.minCount, r.minSpanDays].compactMap { $0 }
         case .latest(let l): return window(l.window)
         case .spell(let s): return window(s.window) + s.numbers.compactMap { $0 }
-        case .previouslyInvited(let w): return window(w)
+        case .previouslyInvited(let w), .invitedToOtherCohorts(_, let w): return window(w)
         case .allOf(let cs), .anyOf(let cs): return cs.flatMap(\.quantities)
         case .not(let c): return c.quantities
         default: return []

@@ -101,6 +101,9 @@ public enum CohortExplainer {
         case .previouslyInvited(let w):
             return "on the invitation list of an issued (and not superseded) run of this cohort, or of an invitation imported "
                 + "as history for this cohort, whose index date is \(window(w).replacingOccurrences(of: "dated ", with: ""))"
+        case .invitedToOtherCohorts(let cohorts, let w):
+            return "on the invitation list of an issued (and not superseded) run of another study's cohort (\(cohorts.joined(separator: ", "))), "
+                + "or of an invitation imported as history for one, whose index date is \(window(w).replacingOccurrences(of: "dated ", with: ""))"
         case .contactEnded(let outcomes):
             return "an outcome for this cohort that ends contact was recorded before this run, whatever its date: "
                 + or(outcomes.map { $0.replacingOccurrences(of: "_", with: " ") })

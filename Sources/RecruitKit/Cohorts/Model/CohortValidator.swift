@@ -47,7 +47,7 @@ public struct CohortValidator {
     /// deployment's, and after every criterion of the cohort's own; appends
     /// those it does not name, in ``Safeguards/Kind`` order.
     mutating func apply(_ safeguards: Safeguards, to criteria: inout [ResolvedCriterion]) {
-        let kinds = Dictionary(uniqueKeysWithValues: Safeguards.Kind.allCases.map { ($0.rawValue, $0) })
+        let kinds = Dictionary(uniqueKeysWithValues: safeguards.kinds.map { ($0.rawValue, $0) })
         let lastOwn = criteria.lastIndex { kinds[$0.id] == nil }
         for i in criteria.indices {
             guard let kind = kinds[criteria[i].id] else { continue }
@@ -64,7 +64,7 @@ public struct CohortValidator {
             }
             criteria[i].safeguard = true
         }
-        for kind in Safeguards.Kind.allCases where !criteria.contains(where: { $0.id == kind.rawValue }) {
+        for kind in safeguards.kinds where !criteria.contains(where: { $0.id == kind.rawValue }) {
             criteria.append(ResolvedCriterion(step: criteria.count + 1, id: kind.rawValue, label: kind.label, section: nil,
                                               effect: .exclude, condition: safeguards.condition(kind), safeguard: true))
         }
@@ -166,6 +166,7 @@ public struct CohortValidator {
             }
             return .spell(resolved)
         case .previouslyInvited(let w): return .previouslyInvited(window: window(w))
+        case .invitedToOtherCohorts(let cohorts, let w): return .invitedToOtherCohorts(cohorts: cohorts, window: window(w))
         case .contactEnded(let outcomes): return .contactEnded(outcomes: outcomes)
         case .allOf(let cs): return .allOf(cs.map { resolve($0, at: location) })
         case .anyOf(let cs): return .anyOf(cs.map { resolve($0, at: location) })

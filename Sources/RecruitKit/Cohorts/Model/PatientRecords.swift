@@ -64,7 +64,8 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     public var sqlLiteral: String { "'\(rawValue)'" }
 }
 
-/// One patient's contact history for one cohort, as of an instant: each
+/// One patient's contact history for one cohort (and the invitations of the
+/// other cohorts the cross-study safeguard names), as of an instant: each
 /// invitation and outcome with whether it was recorded before that instant
 /// (the history criteria count only what was).
 public struct PatientHistory: Sendable {
@@ -80,9 +81,12 @@ public struct PatientHistory: Sendable {
         public var supersededBy: Int?
         /// A run the evaluated run supersedes (its invitations do not count).
         public var ignored: Bool
+        /// Another cohort's invitation (for the cross-study safeguard); nil: this cohort's.
+        public var otherCohort: String?
 
         public init(runID: Int?, status: RunStatus?, indexDate: LocalDate, beforeInstant: Bool, notSuperseded: Bool = true,
-                    supersededBy: Int? = nil, ignored: Bool = false) {
+                    supersededBy: Int? = nil, ignored: Bool = false, otherCohort: String? = nil) {
+            self.otherCohort = otherCohort
             self.runID = runID
             self.status = status
             self.indexDate = indexDate

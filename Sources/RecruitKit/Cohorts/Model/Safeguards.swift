@@ -18,12 +18,29 @@ public struct Safeguards: Sendable, Hashable, Codable {
     public var minReinviteIntervalDays: Int
     /// Outcomes that end contact for the cohort.
     public var contactEndedOutcomes: [String]
+    /// The cross-study exclusion: people invited to one of these other cohorts
+    /// (another study) within `crossStudyWindowDays` are not invited. None by
+    /// default: then it adds no step.
+    public var otherCohorts: [String] = []
+    public var crossStudyWindowDays = 365
     /// False only for runs recorded before safeguards existed (reproduced as they were made).
     public var applied: Bool
 
     enum CodingKeys: String, CodingKey {
         case dissentLists = "dissent_lists", dissentList = "dissent_list", minReinviteIntervalDays = "min_reinvite_interval_days"
-        case contactEndedOutcomes = "contact_ended_outcomes", applied
+        case contactEndedOutcomes = "contact_ended_outcomes", otherCohorts = "other_cohorts", crossStudyWindowDays = "cross_study_window_days"
+        case applied
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dissentLists = try c.decode([String].self, forKey: .dissentLists)
+        dissentList = try c.decode(String.self, forKey: .dissentList)
+        minReinviteIntervalDays = try c.decode(Int.self, forKey: .minReinviteIntervalDays)
+        contactEndedOutcomes = try c.decode([String].self, forKey: .contactEndedOutcomes)
+        otherCohorts = try c.decodeIfPresent([String].self, forKey: .otherCohorts) ?? []
+        crossStudyWindowDays = try c.decodeIfPresent(Int.self, forKey: .crossStudyWindowDays) ?? 365
+        applied = try c.decode(Bool.self, forKey: .applied)
     }
 
     public init(dissentLists: [String], dissentList: String, minReinviteIntervalDays: Int, contactEndedOutcomes: [String], applied: Bool = true) {
@@ -44,19 +61,27 @@ public struct Safeguards: Sendable, Hashable, Codable {
     public static let notApplied = Safeguards(dissentLists: [], dissentList: "", minReinviteIntervalDays: 0, contactEndedOutcomes: [],
                                               applied: false)
 
-    /// The three safeguards' criterion ids, in the order they are appended.
+    /// The safeguards' criterion ids, in the order they are appended.
     public enum Kind: String, CaseIterable, Sendable {
         case researchDissent = "research_dissent"
         case recentlyInvited = "recently_invited"
         case contactEnded = "contact_ended"
+        /// Only when the deployment names other cohorts.
+        case invitedToOtherStudy = "invited_to_other_study"
 
         var label: String {
             switch self {
             case .researchDissent: return "Research dissent"
             case .recentlyInvited: return "Recently invited"
             case .contactEnded: return "Contact ended"
+            case .invitedToOtherStudy: return "Invited to another study"
             }
         }
+    }
+
+    /// The safeguards this deployment applies (the cross-study one only when it names other cohorts).
+    public var kinds: [Kind] {
+        Kind.allCases.filter { $0 != .invitedToOtherStudy || !otherCohorts.isEmpty }
     }
 
     /// The section `cohort explain`, `runs why` and the report show them under.
@@ -73,6 +98,9 @@ public struct Safeguards: Sendable, Hashable, Codable {
             return .previouslyInvited(window: ResolvedWindow(fromDaysBefore: ResolvedNumber(minReinviteIntervalDays), toDaysBefore: ResolvedNumber(0)))
         case .contactEnded:
             return .contactEnded(outcomes: contactEndedOutcomes)
+        case .invitedToOtherStudy:
+            return .invitedToOtherCohorts(cohorts: otherCohorts, window: ResolvedWindow(fromDaysBefore: ResolvedNumber(crossStudyWindowDays),
+                                                                                        toDaysBefore: ResolvedNumber(0)))
         }
     }
 
@@ -97,6 +125,8 @@ public struct Safeguards: Sendable, Hashable, Codable {
         case (.contactEnded, .contactEnded(let outcomes)):
             let missing = contactEndedOutcomes.filter { !outcomes.contains($0) }
             return missing.isEmpty ? nil : "it leaves out outcome(s) the deployment says end contact: \(missing.joined(separator: ", "))"
+        case (.invitedToOtherStudy, _):
+            return "it is set by the deployment (safeguards.cross_study in recruit.yaml), not written in a cohort file"
         default:
             let expected = kind == .researchDissent ? "latest_event" : kind == .recentlyInvited ? "previously_invited" : "contact_ended"
             return "it must be a \(expected) condition"
@@ -122,7 +152,7 @@ public struct Safeguards: Sendable, Hashable, Codable {
         guard let root = node as? [String: Any] else { return s }
         guard let g = root["safeguards"] else { return s }
         guard let map = g as? [String: Any] else { throw RecruitError.refused("\(url.path): safeguards: expected a mapping") }
-        let known: Set<String> = ["research_dissent", "min_reinvite_interval_days", "contact_ended_outcomes"]
+        let known: Set<String> = ["research_dissent", "min_reinvite_interval_days", "contact_ended_outcomes", "cross_study"]
         if let unknown = map.keys.filter({ !known.contains($0) }).sorted().first {
             throw RecruitError.refused("\(url.path): safeguards: unknown key '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -139,6 +169,19 @@ public struct Safeguards: Sendable, Hashable, Codable {
                 throw RecruitError.refused("\(url.path): safeguards.min_reinvite_interval_days: expected a whole number of days (0 or more)")
             }
             s.minReinviteIntervalDays = days
+        }
+        if let x = map["cross_study"] {
+            guard let xm = x as? [String: Any], let cohorts = xm["cohorts"] as? [String],
+                  Set(xm.keys).isSubset(of: ["cohorts", "window_days"]) else {
+                throw RecruitError.refused("\(url.path): safeguards.cross_study: expected cohorts: [names] and window_days: a number of days")
+            }
+            s.otherCohorts = cohorts
+            if let w = xm["window_days"] {
+                guard let days = w as? Int, days >= 0 else {
+                    throw RecruitError.refused("\(url.path): safeguards.cross_study.window_days: expected a whole number of days (0 or more)")
+                }
+                s.crossStudyWindowDays = days
+            }
         }
         if let o = map["contact_ended_outcomes"] {
             let known = Condition.knownOutcomes

@@ -163,23 +163,9 @@ public struct InMemoryEngine: Sendable {
             case .spell(let q):
                 return spellVerdict(q)
             case .previouslyInvited(let window):
-                var shown: [ExplainedRecord] = []
-                var holds = false
-                for h in history.invitations {
-                    var note: String?
-                    if let status = h.status, h.runID != nil, status != .issued { note = "run is a \(status.rawValue), not issued" }
-                    else if !h.beforeInstant { note = h.runID == nil ? "recorded after this run was made" : "issued after this run was made" }
-                    else if !h.notSuperseded { note = "superseded by run \(h.supersededBy.map(String.init) ?? "?") before this run was made" }
-                    else if h.ignored { note = "superseded by this run" }
-                    else if !window.contains(h.indexDate.dayNumber, indexDay: d.dayNumber) { note = "index date outside the window" }
-                    holds = holds || note == nil
-                    shown.append(ExplainedRecord(kind: h.runID == nil ? "history_invitation" : "run_invitation", date: h.indexDate,
-                                                 counted: note == nil, note: note, runID: h.runID))
-                }
-                let n = shown.filter(\.counted).count
-                let facts = ["\(n) invitation\(n == 1 ? "" : "s") of this cohort "
-                             + "with an index date \(describe(window)), issued or imported before this run was made"]
-                return Verdict(holds: holds, facts: facts, records: shown)
+                return invitedVerdict(window, of: nil)
+            case .invitedToOtherCohorts(let cohorts, let window):
+                return invitedVerdict(window, of: Set(cohorts))
             case .contactEnded(let outcomes):
                 var shown: [ExplainedRecord] = []
                 for o in history.outcomes {
@@ -219,6 +205,31 @@ public struct InMemoryEngine: Sendable {
 
         /// A spell condition: every spell the notes make, the one that
         /// qualifies, and each note with the spell it belongs to.
+        /// Invitations with an index date in `window`, issued or imported before
+        /// the instant: this cohort's (`others` nil) or those of the `others` cohorts.
+        func invitedVerdict(_ window: ResolvedWindow, of others: Set<String>?) -> Verdict {
+            var shown: [ExplainedRecord] = []
+            var holds = false
+            for h in history.invitations {
+                if let others { guard let name = h.otherCohort, others.contains(name) else { continue } }
+                else if h.otherCohort != nil { continue }
+                var note: String?
+                if let status = h.status, h.runID != nil, status != .issued { note = "run is a \(status.rawValue), not issued" }
+                else if !h.beforeInstant { note = h.runID == nil ? "recorded after this run was made" : "issued after this run was made" }
+                else if !h.notSuperseded { note = "superseded by run \(h.supersededBy.map(String.init) ?? "?") before this run was made" }
+                else if h.ignored { note = "superseded by this run" }
+                else if !window.contains(h.indexDate.dayNumber, indexDay: d.dayNumber) { note = "index date outside the window" }
+                holds = holds || note == nil
+                shown.append(ExplainedRecord(kind: h.runID == nil ? "history_invitation" : "run_invitation", date: h.indexDate,
+                                             lists: h.otherCohort.map { [$0] } ?? [], counted: note == nil, note: note, runID: h.runID))
+            }
+            let n = shown.filter(\.counted).count
+            let whose = others.map { "of another cohort (\($0.sorted().joined(separator: ", ")))" } ?? "of this cohort"
+            let facts = ["\(n) invitation\(n == 1 ? "" : "s") \(whose) "
+                         + "with an index date \(describe(window)), issued or imported before this run was made"]
+            return Verdict(holds: holds, facts: facts, records: shown)
+        }
+
         func spellVerdict(_ q: ResolvedSpellQuery) -> Verdict {
             let p = q.parameters
             let (notes, result) = spells(q)

@@ -621,6 +621,31 @@ public struct CohortSQLCompiler {
 
     // MARK: Conditions
 
+    /// On the list of an issued, not superseded run of the cohorts `cohorts`
+    /// (`= name` or `= ANY(names)`), or invited in imported history for one,
+    /// with an index date in `window`, recorded before the history instant.
+    func invited(_ window: ResolvedWindow, cohorts: AnnotatedSQL) -> AnnotatedSQL {
+        var runWindow: AnnotatedSQL = "r.index_date <= \(daysBefore(window.toDaysBefore, "invited with an index date on or before D minus"))"
+        var historyWindow: AnnotatedSQL = "h.index_date <= \(daysBefore(window.toDaysBefore, "invited with an index date on or before D minus"))"
+        if let from = window.fromDaysBefore {
+            runWindow = "\(runWindow) AND r.index_date >= \(daysBefore(from, "invited with an index date on or after D minus"))"
+            historyWindow = "\(historyWindow) AND h.index_date >= \(daysBefore(from, "invited with an index date on or after D minus"))"
+        }
+        return """
+            (EXISTS (SELECT 1 FROM run_invitations ri
+                      JOIN runs r ON r.run_id = ri.run_id
+                      JOIN run_practices rp ON rp.run_id = ri.run_id AND rp.practice_id = ri.practice_id
+                      WHERE ri.practice_id = p.practice_id AND ri.patient_id = p.patient_id
+                        AND r.cohort_name \(cohorts) AND r.status = \(raw: RunStatus.issued.sqlLiteral) AND r.issued_at < \(historyAsOf)
+                        AND (rp.superseded_by_run_id IS NULL OR rp.superseded_at >= \(historyAsOf))
+                        AND r.run_id <> ALL(\(bind: context.ignoredRunIDs, "runs this run supersedes")::int8[])
+                        AND \(runWindow))
+             OR EXISTS (SELECT 1 FROM history_invitations h
+                      WHERE h.practice_id = p.practice_id AND h.patient_id = p.patient_id
+                        AND h.cohort_name \(cohorts) AND h.recorded_at < \(historyAsOf) AND \(historyWindow)))
+            """
+    }
+
     /// The SQL of a condition over `p` (current_patients) and `a` (aggregates), never NULL.
     mutating func condition(_ c: ResolvedCondition, evidenceFor step: Int?) -> AnnotatedSQL {
         switch c {
@@ -647,26 +672,9 @@ public struct CohortSQLCompiler {
             leaves.append(Leaf(number: leaves.count + 1, condition: c, needsDates: false, evidenceStep: step))
             return leafHolds(leaves.last!)
         case .previouslyInvited(let window):
-            var runWindow: AnnotatedSQL = "r.index_date <= \(daysBefore(window.toDaysBefore, "invited with an index date on or before D minus"))"
-            var historyWindow: AnnotatedSQL = "h.index_date <= \(daysBefore(window.toDaysBefore, "invited with an index date on or before D minus"))"
-            if let from = window.fromDaysBefore {
-                runWindow = "\(runWindow) AND r.index_date >= \(daysBefore(from, "invited with an index date on or after D minus"))"
-                historyWindow = "\(historyWindow) AND h.index_date >= \(daysBefore(from, "invited with an index date on or after D minus"))"
-            }
-            let name: AnnotatedSQL = "\(bind: cohort.name, "this cohort's name")"
-            return """
-                (EXISTS (SELECT 1 FROM run_invitations ri
-                          JOIN runs r ON r.run_id = ri.run_id
-                          JOIN run_practices rp ON rp.run_id = ri.run_id AND rp.practice_id = ri.practice_id
-                          WHERE ri.practice_id = p.practice_id AND ri.patient_id = p.patient_id
-                            AND r.cohort_name = \(name) AND r.status = \(raw: RunStatus.issued.sqlLiteral) AND r.issued_at < \(historyAsOf)
-                            AND (rp.superseded_by_run_id IS NULL OR rp.superseded_at >= \(historyAsOf))
-                            AND r.run_id <> ALL(\(bind: context.ignoredRunIDs, "runs this run supersedes")::int8[])
-                            AND \(runWindow))
-                 OR EXISTS (SELECT 1 FROM history_invitations h
-                          WHERE h.practice_id = p.practice_id AND h.patient_id = p.patient_id
-                            AND h.cohort_name = \(name) AND h.recorded_at < \(historyAsOf) AND \(historyWindow)))
-                """
+            return invited(window, cohorts: "= \(bind: cohort.name, "this cohort's name")")
+        case .invitedToOtherCohorts(let cohorts, let window):
+            return invited(window, cohorts: "= ANY(\(bind: cohorts, "the other cohorts of the cross-study safeguard")::text[])")
         case .contactEnded(let outcomes):
             return """
                 EXISTS (SELECT 1 FROM contact_outcomes o
