@@ -89,11 +89,14 @@ public struct MonthlyJob {
     let database: Database
     let logger: Logger
     let progress: (any LoadProgress)?
+    let stages: (any StageProgress)?
 
-    public init(database: Database, logger: Logger, progress: (any LoadProgress)? = nil) {
+    /// `progress` is told the load's files; `stages` every later stage (each cohort's run, its report).
+    public init(database: Database, logger: Logger, progress: (any LoadProgress)? = nil, stages: (any StageProgress)? = nil) {
         self.database = database
         self.logger = logger
         self.progress = progress
+        self.stages = stages
     }
 
     /// Runs the job.
@@ -170,7 +173,7 @@ public struct MonthlyJob {
                 let out = Self.freshFolder(options.outputRoot.appendingPathComponent(cohort.name).appendingPathComponent(date.description))
                 let request = RunRequest(outputDirectory: out, indexDate: date, practices: practices,
                                          mode: options.issue ? .issue : .draft)
-                let outcome = try RunRecorder(database: database, logger: logger).run(cohort, request)
+                let outcome = try RunRecorder(database: database, logger: logger, progress: stages).run(cohort, request)
                 newWork = true
                 entry.runID = outcome.runID
                 entry.status = outcome.manifest.status.rawValue
@@ -180,7 +183,7 @@ public struct MonthlyJob {
                     let reportDir = out.appendingPathComponent("report")
                     let selection = YieldSelection(cohort: cohort.name, runIDs: options.issue ? [] : [runID])
                     _ = try YieldReportExporter.export(database: database, selection: selection, outDirectory: reportDir,
-                                                       suppression: SmallNumberSuppression(), logger: logger)
+                                                       suppression: SmallNumberSuppression(), logger: logger, progress: stages)
                     entry.report = reportDir.appendingPathComponent("report.html").path
                 }
             } catch let error as RecruitError {

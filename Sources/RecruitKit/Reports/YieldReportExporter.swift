@@ -65,8 +65,10 @@ public enum YieldReportExporter {
     /// - Throws: ``RecruitError`` when the selection is refused or the folder cannot be written.
     public static func export(database: Database, selection: YieldSelection, kind: Kind = .yields, outDirectory: URL?,
                               suppression: SmallNumberSuppression?, cohortsDirectory: URL? = nil,
-                              now: Date = Date(), logger: Logger) throws -> (report: YieldReport, result: Result) {
+                              now: Date = Date(), logger: Logger, progress: (any StageProgress)? = nil) throws -> (report: YieldReport, result: Result) {
+        progress?.stage("reading the runs' yields and outcomes", total: nil)
         let data = try YieldData.load(from: database.connection, selection: selection, cohortsDirectory: cohortsDirectory)
+        progress?.stage("building the report (small numbers suppressed: \(suppression == nil ? "no" : "yes"))", total: nil)
         let report = try YieldReport.build(from: data, suppression: suppression, generatedAt: now)
         if kind == .proxy, report.proxy == nil {
             throw RecruitError.refused("no selected run of \(data.cohortName) has the criterion '\(selection.proxyCriterion)' "

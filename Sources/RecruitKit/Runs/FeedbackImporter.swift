@@ -33,10 +33,13 @@ public struct FeedbackImporter {
 
     let database: Database
     let logger: Logger
+    /// Told each stage (hashing, checking and recording).
+    public var progress: (any StageProgress)?
 
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, logger: Logger, progress: (any StageProgress)? = nil) {
         self.database = database
         self.logger = logger
+        self.progress = progress
     }
 
     /// Imports the feedback file at `url`.
@@ -46,10 +49,12 @@ public struct FeedbackImporter {
     ///   but an audit entry of the refusal); ``RecruitError`` (refused) when it cannot be read.
     public func importFile(_ url: URL) throws -> ContactImportReport {
         let name = url.lastPathComponent
+        progress?.stage("hashing \(name)", total: nil)
         let sha256 = try Hashing.sha256Hex(fileAt: url)
         if let previous = try ContactHistory.previousImport(database, kind: "feedback", cohort: nil, sha256: sha256) {
             return alreadyImported(name: name, sha256: sha256, previous)
         }
+        progress?.stage("checking and recording \(name)", total: nil)
         do {
             let report = try database.connection.transaction { try importLocked(url, name: name, sha256: sha256) }
             logger.info("feedback imported", metadata: [

@@ -40,10 +40,13 @@ public struct HistoryImporter {
 
     let database: Database
     let logger: Logger
+    /// Told each stage (hashing, checking and recording).
+    public var progress: (any StageProgress)?
 
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, logger: Logger, progress: (any StageProgress)? = nil) {
         self.database = database
         self.logger = logger
+        self.progress = progress
     }
 
     /// Whether `name` can be a cohort name (as a cohort file's `name`): 1-100
@@ -77,9 +80,11 @@ public struct HistoryImporter {
         guard Self.isCohortName(cohort) else {
             throw RecruitError.refused("'\(cohort)' is not a cohort name (1-100 letters, digits, '.', '_' or '-', as the cohort file's name)")
         }
+        progress?.stage("hashing \(files.map(\.url.lastPathComponent).joined(separator: ", "))", total: nil)
         let hashed = try files.map { file in
             (url: file.url, kind: file.kind, name: file.url.lastPathComponent, sha256: try Hashing.sha256Hex(fileAt: file.url))
         }
+        progress?.stage("checking and recording \(files.count) file(s) in one transaction", total: nil)
         var current: (name: String, kind: Kind, sha256: String)?
         do {
             let reports = try database.connection.transaction {

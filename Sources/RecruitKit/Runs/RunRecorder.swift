@@ -15,10 +15,13 @@ import Postgres
 public struct RunRecorder {
     public let database: Database
     public let logger: Logger
+    /// Told each stage (evaluating, writing the outputs, recording).
+    public var progress: (any StageProgress)?
 
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, logger: Logger, progress: (any StageProgress)? = nil) {
         self.database = database
         self.logger = logger
+        self.progress = progress
     }
 
     /// What a run did.
@@ -54,6 +57,7 @@ public struct RunRecorder {
             """).map { $0.string("practice_id") }
         return try PracticeLocks.holding(practices, on: database, wait: request.wait, holder: "recruit run \(cohort.name)", logger: logger) {
             try precheck(cohort, request, practices: practices)
+            progress?.stage("evaluating \(cohort.name) over \(practices.count) practice(s), one statement", total: nil)
             // All practices: the same statement as for no restriction (the engine's plan for it), then a check
             // that every practice evaluated is one locked (a practice loaded for the first time meanwhile is not).
             let evaluation = try SQLEngine(cohort: cohort, logger: logger).evaluate(
@@ -68,6 +72,7 @@ public struct RunRecorder {
             let staleness = SnapshotStaleness(maxExtractAgeDays: request.maxExtractAgeDays)
             let stale = Set(staleness.stale(evaluation.practices, indexDate: evaluation.indexDate).map(\.practiceID))
             if !request.allowStale { try staleness.check(evaluation.practices, indexDate: evaluation.indexDate) }
+            progress?.stage("writing the lists of \(evaluation.practices.count) practice(s)", total: nil)
             let rendered = RunOutputWriter.render(evaluation)
             let hashes = rendered.hashes
             var manifest = manifest(cohort, evaluation, request, stale: stale, outputs: hashes, startedAt: startedAt)
@@ -84,6 +89,7 @@ public struct RunRecorder {
                 logger.info("dry run written", metadata: ["cohort": "\(cohort.name)", "invited": "\(evaluation.invitations.count)"])
                 return Outcome(runID: nil, manifest: manifest, summary: summary, outputDirectory: directory, issued: nil, runJSONSHA256: sha)
             }
+            progress?.stage("recording the run", total: nil)
             var issued: RunIssuer.Issued?
             var text = ""
             let c = database.connection

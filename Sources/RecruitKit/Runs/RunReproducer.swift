@@ -10,10 +10,13 @@ import Postgres
 public struct RunReproducer {
     public let database: Database
     public let logger: Logger
+    /// Told each stage (evaluating again, writing, comparing).
+    public var progress: (any StageProgress)?
 
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, logger: Logger, progress: (any StageProgress)? = nil) {
         self.database = database
         self.logger = logger
+        self.progress = progress
     }
 
     /// The result of a reproduction.
@@ -97,8 +100,10 @@ public struct RunReproducer {
                                     payload: ["run_id": .int(runID), "result": "not_reproducible", "reason": .string(reason)])
                 throw RecruitError.refused("run \(runID) cannot be reproduced: the data it used is gone: \(reason)")
             }
+            progress?.stage("evaluating run \(runID) again on its recorded inputs", total: nil)
             let cohort = try Self.resolveCohort(of: run, on: c)
             let evaluation = try Self.evaluate(run, cohort: cohort, on: database, logger: logger)
+            progress?.stage("writing and comparing the outputs", total: nil)
             let hashes = try RunOutputWriter.write(evaluation, to: out)
             let paths = Set(hashes.keys).union(run.outputs.keys).sorted()
             let differing = paths.filter { hashes[$0] != run.outputs[$0] }

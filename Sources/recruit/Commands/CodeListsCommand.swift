@@ -139,7 +139,7 @@ extension CodeListsCommand {
             options.reviewedOn = reviewedOn
             options.dryRun = dryRun
             var result = try CodeListImporter(directory: folder.url, logger: global.logger).run(options)
-            PatientCounter(global: global).count(&result.diff)
+            PatientCounter(global: global, json: json).count(&result.diff)
             if json {
                 try Output.json(result)
                 return
@@ -177,7 +177,7 @@ extension CodeListsCommand {
             let current = try library.file(name)
             let (old, description) = try previousVersion()
             var diff = CodeListDiff.compare(name: name, old: old.rows, new: current.rows, against: description)
-            PatientCounter(global: global).count(&diff)
+            PatientCounter(global: global, json: json).count(&diff)
             if json { try Output.json(diff) } else { Output.line(diff.text) }
         }
 

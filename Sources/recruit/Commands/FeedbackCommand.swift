@@ -25,8 +25,10 @@ struct FeedbackCommand: ParsableCommand {
         func run() throws {
             let db = try global.openDatabase()
             defer { db.close() }
+            let spinner = StageSpinner.make("feedback import", quiet: global.quiet, json: json)
             try ImportOutput.run(json: json) {
-                try FeedbackImporter(database: db, logger: global.logger).importFile(URL(fileURLWithPath: file))
+                defer { spinner?.end() }
+                return try FeedbackImporter(database: db, logger: global.logger, progress: spinner).importFile(URL(fileURLWithPath: file))
             }
         }
     }

@@ -42,8 +42,10 @@ struct HistoryCommand: ParsableCommand {
             let files: [(url: URL, kind: HistoryImporter.Kind)] =
                 [invitations.map { (URL(fileURLWithPath: $0), .invitations) }, screenedOut.map { (URL(fileURLWithPath: $0), .screenedOut) }]
                 .compactMap { $0 }
+            let spinner = StageSpinner.make("history import", quiet: global.quiet, json: json)
             try ImportOutput.run(json: json) {
-                try HistoryImporter(database: db, logger: global.logger).importFiles(files, cohort: cohort)
+                defer { spinner?.end() }
+                return try HistoryImporter(database: db, logger: global.logger, progress: spinner).importFiles(files, cohort: cohort)
             }
         }
     }

@@ -19,6 +19,7 @@ final class LoadProgressView: LoadProgress, @unchecked Sendable {
     private let lock = NSLock()
     private var files: [FileState] = []
     private var drawnLines = 0
+    private var ended = false
     private var lastDraw = Date.distantPast
     private var lastLog = Date()
     private let logInterval: TimeInterval = 5
@@ -66,8 +67,11 @@ final class LoadProgressView: LoadProgress, @unchecked Sendable {
     }
 
     /// Leaves the final bars on screen.
+    /// Draws the final state once; later calls do nothing.
     func end() {
         locked {
+            guard !ended else { return }
+            ended = true
             if terminal { draw(force: true) }
             drawnLines = 0
         }

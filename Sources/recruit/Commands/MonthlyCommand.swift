@@ -79,15 +79,19 @@ struct MonthlyCommand: ParsableCommand {
         options.acceptShrink = Set(acceptShrink)
         let db = try global.openDatabase()
         defer { db.close() }
-        let view = global.quiet || json ? nil : LoadProgressView(terminal: isatty(2) == 1)
+        // On a terminal only: the load's bars, then a spinner for each later stage.
+        let terminal = isatty(STDERR_FILENO) == 1 && !global.quiet && !json
+        let view = terminal ? LoadProgressView(terminal: true) : nil
+        let spinner = StageSpinner.make("monthly", quiet: global.quiet, json: json)
+        let stages = spinner.map { AfterLoad(load: view, then: $0) }
         let summary: MonthlyJob.Summary
         do {
-            summary = try MonthlyJob(database: db, logger: global.logger, progress: view).run(options)
+            defer { view?.end(); spinner?.end() }
+            summary = try MonthlyJob(database: db, logger: global.logger, progress: view, stages: stages).run(options)
         } catch let busy as MonthlyJob.Busy {
             FileHandle.standardError.write(Data("recruit: another recruit monthly is running on \(busy.database); this one did nothing\n".utf8))
             throw ExitCode(2)
         }
-        view?.end()
         try FileManager.default.createDirectory(at: options.outputRoot, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -130,4 +134,23 @@ struct MonthlyCommand: ParsableCommand {
         for w in s.warnings { Output.line("warning: \(w)") }
         Output.line(String(format: "%.1f s", s.seconds))
     }
+}
+
+/// Ends the load's bars when the first later stage starts, then forwards to the spinner.
+final class AfterLoad: StageProgress, @unchecked Sendable {
+    private var load: LoadProgressView?
+    private let then: StageSpinner
+
+    init(load: LoadProgressView?, then: StageSpinner) {
+        self.load = load
+        self.then = then
+    }
+
+    func stage(_ name: String, total: Int?) {
+        load?.end()
+        load = nil
+        then.stage(name, total: total)
+    }
+
+    func advance(_ done: Int) { then.advance(done) }
 }

@@ -6,6 +6,8 @@ import RecruitKit
 /// otherwise says why the counts were skipped.
 struct PatientCounter {
     let global: GlobalOptions
+    /// Whether the command prints JSON (then no spinner is drawn).
+    var json = false
 
     func count(_ diff: inout CodeListDiff) {
         guard !(diff.added.isEmpty && diff.removed.isEmpty) else { return }
@@ -33,6 +35,9 @@ struct PatientCounter {
                 diff.countsSkipped = "the database has no loaded-data views in schema \(settings.schema) (not migrated)"
                 return
             }
+            let spinner = StageSpinner.make("codelists", quiet: global.quiet, json: json)
+            spinner?.stage("counting the patients whose records hold the \((diff.added + diff.removed).count) changed code(s)", total: nil)
+            defer { spinner?.end() }
             try diff.countPatients(on: connection)
         } catch {
             diff.countsSkipped = "the database could not be used: \(error)"

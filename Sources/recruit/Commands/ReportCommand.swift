@@ -39,9 +39,14 @@ struct ReportCommand: ParsableCommand {
         func run() throws {
             let db = try global.openDatabase()
             defer { db.close() }
-            let (report, result) = try YieldReportExporter.export(
-                database: db, selection: selection.selection, outDirectory: URL(fileURLWithPath: out),
-                suppression: selection.suppression, logger: global.logger)
+            let spinner = StageSpinner.make("report yields", quiet: global.quiet, json: selection.json)
+            let (report, result): (YieldReport, YieldReportExporter.Result)
+            do {
+                defer { spinner?.end() }
+                (report, result) = try YieldReportExporter.export(
+                    database: db, selection: selection.selection, outDirectory: URL(fileURLWithPath: out),
+                    suppression: selection.suppression, logger: global.logger, progress: spinner)
+            }
             if selection.json {
                 try Output.json(result)
                 return
@@ -127,9 +132,14 @@ struct ReportCommand: ParsableCommand {
             defer { db.close() }
             var choice = selection.selection
             choice.proxyCriterion = criterion
-            let (report, result) = try YieldReportExporter.export(
-                database: db, selection: choice, kind: .proxy, outDirectory: out.map { URL(fileURLWithPath: $0) },
-                suppression: selection.suppression, logger: global.logger)
+            let spinner = StageSpinner.make("report proxy", quiet: global.quiet, json: selection.json)
+            let (report, result): (YieldReport, YieldReportExporter.Result)
+            do {
+                defer { spinner?.end() }
+                (report, result) = try YieldReportExporter.export(
+                    database: db, selection: choice, kind: .proxy, outDirectory: out.map { URL(fileURLWithPath: $0) },
+                    suppression: selection.suppression, logger: global.logger, progress: spinner)
+            }
             guard let proxy = report.proxy else { return }  // the exporter refuses a selection without the criterion
             if selection.json {
                 try Output.json(ProxyOutput(cohort: report.cohortName, runIDs: result.runIDs, suppression: report.suppression,

@@ -105,7 +105,12 @@ struct RunCommand: ParsableCommand {
                                  practices: practices.isEmpty ? nil : practices,
                                  mode: dryRun ? .dryRun : (issue ? .issue : .draft), supersede: supersede, allowStale: allowStale,
                                  maxExtractAgeDays: maxExtractAge, wait: wait)
-        let outcome = try RunRecorder(database: db, logger: global.logger).run(resolved, request)
+        let spinner = StageSpinner.make("run", quiet: global.quiet, json: json)
+        let outcome: RunRecorder.Outcome
+        do {
+            defer { spinner?.end() }
+            outcome = try RunRecorder(database: db, logger: global.logger, progress: spinner).run(resolved, request)
+        }
         let summary = outcome.summary
         if json {
             guard case .object(var o) = try JSONValue.encoding(summary) else { return }
@@ -144,8 +149,13 @@ struct RunCommand: ParsableCommand {
     }
 
     func runReproduction(_ runID: Int, _ db: Database) throws {
-        let result = try RunReproducer(database: db, logger: global.logger)
-            .reproduce(runID, into: out.map { URL(fileURLWithPath: $0) }, wait: wait)
+        let spinner = StageSpinner.make("reproduce", quiet: global.quiet, json: json)
+        let result: RunReproducer.Reproduction
+        do {
+            defer { spinner?.end() }
+            result = try RunReproducer(database: db, logger: global.logger, progress: spinner)
+                .reproduce(runID, into: out.map { URL(fileURLWithPath: $0) }, wait: wait)
+        }
         if json {
             try Output.json(result)
         } else {
