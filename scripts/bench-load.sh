@@ -106,6 +106,9 @@ for run in $(seq 1 "$runs"); do
   timings=$(sed -n 's/.*"timings":{\([^}]*\)}.*/\1/p' "$tmp/load.json")
   log "recruit: ${wall} s wall, peak RSS $(( rss_kb / 1024 )) MB, recruit's own CPU $cpu ($timings)"
   if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$wall; best_rss=$rss_kb; fi
+  # What keeping this snapshot for an issued run costs (docs/runs.md): its tables and indexes.
+  snapshot_bytes=$(psql -X -At -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$schema' AND c.relkind = 'r' AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+(_[12])?\$'")
+  log "one snapshot: $snapshot_bytes bytes"
   PGOPTIONS="-c client_min_messages=warning" psql -X -q -c "DROP SCHEMA $schema CASCADE"
 done
 
@@ -116,6 +119,7 @@ echo "rows:      $rows ($size extract, $(awk -v b="$bytes" 'BEGIN { printf "%.0f
 echo "baseline:  $base_load s, $base_rps rows/s (copy $base_copy s + indexes $base_index s)"
 echo "recruit:   $best s, $rec_rps rows/s, peak RSS $rss_mb MB"
 echo "ratio:     $ratio (target >= 0.8, goal >= 1.0; peak RSS target < 150 MB)"
+echo "snapshot:  $(( snapshot_bytes / 1048576 )) MiB on disk (tables and indexes: what each retained snapshot costs)"
 
 # 4. Record it.
 machine="$(nproc) vCPU $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load average $(cut -d' ' -f1 /proc/loadavg), PostgreSQL $(psql -X -At -c 'SHOW server_version' | cut -d' ' -f1)"
