@@ -253,7 +253,8 @@ fi
 
 # --- 5. the monthly job: killed mid-way, two at once --------------------------------
 if "$bin" monthly --help >/dev/null 2>&1 && [ -f "$cohort" ]; then
-  monthly_cmd() { "$bin" monthly "$1" --cohort "$cohort" --codelists "$root/codelists" --out "$tmp/monthly" \
+  # exec: run in the background, $! is recruit itself (not a subshell), so kill -9 reaches it.
+  monthly_cmd() { exec "$bin" monthly "$1" --cohort "$cohort" --codelists "$root/codelists" --out "$tmp/monthly" \
                     --max-extract-age-days 100000 -q "${@:2}"; }
   before=$(runs_state)
   # Killed with SIGKILL at a random point (during its load or its runs).
@@ -263,16 +264,16 @@ if "$bin" monthly --help >/dev/null 2>&1 && [ -f "$cohort" ]; then
   check "monthly killed mid-way: no run half-recorded ($(half_runs))" [ "$(half_runs)" = 0 ]
   check "monthly killed mid-way: views agree with the snapshots" [ "$(consistency)" = 0 ]
   # The next one starts cleanly (the lock went with the dead job's connection) and finishes the work.
-  monthly_cmd "$tmp/extract-a" >/dev/null 2>"$tmp/m2.err"; rc=$?
+  (monthly_cmd "$tmp/extract-a") >/dev/null 2>"$tmp/m2.err"; rc=$?
   check "monthly after a kill: starts cleanly and finishes (exit $rc)" [ "$rc" = 0 ]
   check "monthly after a kill: no load left running" [ "$(running_loads)" = 0 ]
   # Twice on the same extract: nothing new.
-  again=$(monthly_cmd "$tmp/extract-a" --json 2>/dev/null | sed -n 's/.*"status" *: *"\([a-z_]*\)".*/\1/p' | tail -1)
+  again=$( (monthly_cmd "$tmp/extract-a" --json) 2>/dev/null | sed -n 's/.*"status" *: *"\([a-z_]*\)".*/\1/p' | tail -1)
   check "monthly twice on one extract: the second does nothing new ($again)" [ "$again" = nothing_new ]
   # Two at once: one works, the other exits 2 at once.
   monthly_cmd "$tmp/extract-b" >/dev/null 2>"$tmp/m3.err" & p1=$!
   sleep 0.2
-  t0=$(ms); monthly_cmd "$tmp/extract-b" >/dev/null 2>"$tmp/m4.err"; r2=$?; second_ms=$(( $(ms) - t0 ))
+  t0=$(ms); (monthly_cmd "$tmp/extract-b") >/dev/null 2>"$tmp/m4.err"; r2=$?; second_ms=$(( $(ms) - t0 ))
   wait "$p1"; r1=$?
   if [ "$r1" = 0 ] && [ "$r2" = 2 ] && grep -q 'another recruit monthly is running' "$tmp/m4.err"; then
     pass "two monthly jobs at once: one worked, the other exited 2 at once (${second_ms} ms)"

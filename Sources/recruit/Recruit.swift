@@ -28,6 +28,7 @@ struct Recruit: ParsableCommand {
             CohortCommand.self,
             RunCommand.self,
             RunsCommand.self,
+            PackCommand.self,
             FeedbackCommand.self,
             HistoryCommand.self,
             ReportCommand.self,

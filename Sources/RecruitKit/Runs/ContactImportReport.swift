@@ -36,6 +36,8 @@ public struct ContactImportReport: Sendable, Codable {
     public var ineligibleReasons: [String: Int] = [:]
     /// screened_out rows that came with a free-text reason: kept at the practice, never stored.
     public var screenedOutReasonsNotStored: Int = 0
+    /// Lines of rows left empty (no outcome, date or reason: a pack's feedback.csv not filled in for them), skipped.
+    public var skippedEmptyLines: [Int] = []
     /// The earliest and latest index date (history invitations).
     public var firstIndexDate: String?
     public var lastIndexDate: String?
@@ -47,6 +49,7 @@ public struct ContactImportReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case status, kind, cohort, file, sha256, importId = "import_id", rows, practices, runIds = "run_ids", outcomes
         case ineligibleReasons = "ineligible_reasons", screenedOutReasonsNotStored = "screened_out_reasons_not_stored"
+        case skippedEmptyLines = "skipped_empty_lines"
         case firstIndexDate = "first_index_date", lastIndexDate = "last_index_date", warnings
         case auditEntryId = "audit_entry_id", previous
     }

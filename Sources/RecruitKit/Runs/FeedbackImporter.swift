@@ -90,10 +90,16 @@ public struct FeedbackImporter {
             """)
         var rows = 0
         var reasonsNotStored = 0
+        // Rows of a pack's pre-filled feedback.csv that the practice left empty: reported and skipped, never guessed.
+        var leftEmpty: [Int] = []
         try conn.copyIn("COPY import_feedback (line, practice_id, patient_id, run_id, outcome, reason, outcome_date) FROM STDIN") { writer in
             while let row = try file.next(problems: &problems) {
-                rows += 1
                 let line = row.line
+                if ["outcome", "date", "reason"].allSatisfy({ (row[$0] ?? "").trimmingCharacters(in: .whitespaces).isEmpty }) {
+                    leftEmpty.append(line)
+                    continue
+                }
+                rows += 1
                 var (practice, patient, ok) = ContactFile.checkIDs(row, &problems)
                 let runText = row["run_id"] ?? ""
                 let runId = runText.utf8.allSatisfy({ (48...57).contains($0) }) && runText.utf8.count <= 18 ? Int(runText) : nil
@@ -134,7 +140,8 @@ public struct FeedbackImporter {
             }
         }
         if rows == 0 && problems.isEmpty {
-            problems.add(line: nil, message: "the file has no data rows")
+            problems.add(line: nil, message: leftEmpty.isEmpty ? "the file has no data rows"
+                         : "every row's outcome, date and reason are empty (\(leftEmpty.count) row(s)): nothing to import")
         }
         try conn.execute("ANALYZE import_feedback")
 
@@ -169,6 +176,12 @@ public struct FeedbackImporter {
         report.importId = importId
         report.rows = rows
         report.screenedOutReasonsNotStored = reasonsNotStored
+        report.skippedEmptyLines = leftEmpty
+        if !leftEmpty.isEmpty {
+            let shown = leftEmpty.prefix(20).map(String.init).joined(separator: ", ") + (leftEmpty.count > 20 ? ", …" : "")
+            report.warnings.append("\(leftEmpty.count) row\(leftEmpty.count == 1 ? "" : "s") left empty (no outcome, date or reason) skipped, "
+                                   + "nothing recorded for \(leftEmpty.count == 1 ? "it" : "them"): line\(leftEmpty.count == 1 ? "" : "s") \(shown)")
+        }
         report.practices = try conn.query("SELECT count(DISTINCT practice_id) AS n FROM import_feedback")[0].int("n") ?? 0
         report.runIds = try conn.query("SELECT DISTINCT run_id FROM import_feedback ORDER BY 1").compactMap { $0.int("run_id") }
         for r in try conn.query("SELECT outcome, count(*) AS n FROM import_feedback GROUP BY 1") {
@@ -192,6 +205,7 @@ public struct FeedbackImporter {
                 "outcomes": .object(report.outcomes.mapValues(JSONValue.int)),
                 "ineligible_reasons": .object(report.ineligibleReasons.mapValues(JSONValue.int)),
                 "screened_out_reasons_not_stored": .int(reasonsNotStored),
+                "rows_left_empty": .int(leftEmpty.count),
                 "ignored_columns": .array(file.ignoredColumns.map(JSONValue.string)),
             ])
         return report
