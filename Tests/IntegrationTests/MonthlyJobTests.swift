@@ -82,6 +82,12 @@ struct MonthlyJobTests {
             #expect(try S.count(db, "loads") == 0 && S.count(db, "runs") == 0)
             #expect(try S.auditActions(db) == ["monthly.refused"])
             // A plain run on an old extract only warns (as in tests and demos): the gate is the monthly job's.
+            #expect(try RecruitCLI.run(["load", files.path], schema: db.schema).status == 0)
+            let plain = try RecruitCLI.run(["run", Self.cohort, "--codelists", try CodeListFixture.referenceDirectory().path,
+                                            "--out", out.appendingPathComponent("plain").path, "--dry-run"], schema: db.schema)
+            #expect(plain.status == 0, "\(plain.stderr)")
+            #expect(plain.stderr.contains("the oldest snapshot run, extract date 2026-07-01, is") && plain.stderr.contains("recruit monthly would refuse it"),
+                    "\(plain.stderr)")
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Postgres
 import RecruitKit
 
 struct RunCommand: ParsableCommand {
@@ -112,6 +113,14 @@ struct RunCommand: ParsableCommand {
             outcome = try RunRecorder(database: db, logger: global.logger, progress: spinner).run(resolved, request)
         }
         let summary = outcome.summary
+        // The stale gate compares extract and index dates; an extract old by the calendar only warns here
+        // (recruit monthly refuses it), as in tests and demos.
+        let parts = Calendar.current.dateComponents([.year, .month, .day], from: Date())
+        if let today = LocalDate(year: parts.year!, month: parts.month!, day: parts.day!),
+           let oldest = outcome.manifest.snapshots.map(\.extractDate).min(), today.dayNumber - oldest.dayNumber > MonthlySettings().maxExtractAgeDays {
+            let days = today.dayNumber - oldest.dayNumber, limit = MonthlySettings().maxExtractAgeDays
+            global.logger.warning("the oldest snapshot run, extract date \(oldest), is \(days) days before today: recruit monthly would refuse it (more than \(limit) days)")
+        }
         if json {
             guard case .object(var o) = try JSONValue.encoding(summary) else { return }
             o["run_id"] = outcome.runID.map { .int($0) } ?? .null
