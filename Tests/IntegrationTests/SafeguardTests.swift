@@ -148,6 +148,11 @@ struct SafeguardTests {
             #expect(yields.map { $0.bool("safeguard") } == Array(repeating: false, count: 10) + [true, true, true])
             let record = try RunRecord.load(runID, on: db.connection)
             #expect(record.safeguards == .defaults)
+            let show = try RecruitCLI.run(["runs", "show", "\(runID)"], schema: db.schema)
+            #expect(show.stdout.contains("Safeguards:   always applied, at least: research dissent over research-opt-out, research-opt-out-withdrawn"),
+                    "\(show.stdout)")
+            #expect(show.stdout.contains("contact_ended: Contact ended (safeguard)"), "\(show.stdout)")
+            #expect(!show.stdout.contains("cancer: Cancer (safeguard)"))
             let why = try RecruitCLI.run(["runs", "why", "\(runID)", "p1"], schema: db.schema)
             #expect(why.status == 0, "\(why.stderr)")
             let lines = why.stdout.split(separator: "\n").map(String.init)

@@ -79,6 +79,15 @@ struct RunsCommand: ParsableCommand {
             Output.line("Made by:      \(run.osUser) with recruit \(run.toolVersion), \(run.startedAt) to \(run.finishedAt ?? "?")")
             Output.line("Parameters:   " + run.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
             Output.line("Stale limit:  \(run.maxExtractAgeDays.map { "\($0) days" } ?? "-")\(run.allowStale ? ", --allow-stale given" : "")")
+            let g = run.safeguards
+            if g.applied {
+                var parts = ["research dissent over \(g.dissentLists.joined(separator: ", ")) (dissent: \(g.dissentList))",
+                             "no re-invitation within \(g.minReinviteIntervalDays) days", "contact ended by \(g.contactEndedOutcomes.joined(separator: ", "))"]
+                if !g.otherCohorts.isEmpty { parts.append("not invited to \(g.otherCohorts.joined(separator: ", ")) within \(g.crossStudyWindowDays) days") }
+                Output.line("Safeguards:   always applied, at least: " + parts.joined(separator: "; "))
+            } else {
+                Output.line("Safeguards:   none recorded (the run was made before they were applied by the deployment)")
+            }
             if let out = run.outputDirectory { Output.line("Outputs in:   \(out)") }
             Output.line("")
             Output.line("Code lists:")
@@ -102,8 +111,10 @@ struct RunsCommand: ParsableCommand {
             }
             let steps = yields.filter { $0.row.practiceID == YieldRow.totalPracticeID }
             var table = [["STEP", "CRITERION"] + practices.map { $0 == YieldRow.totalPracticeID ? "TOTAL" : $0 }]
+            let guarded = Set(g.applied ? g.kinds.map(\.rawValue) : [])
             for step in steps {
-                var line = [String(step.row.step), step.row.step == 0 ? "in the extract" : "\(step.row.criterion): \(step.label)"]
+                let mark = guarded.contains(step.row.criterion) ? " (safeguard)" : ""
+                var line = [String(step.row.step), step.row.step == 0 ? "in the extract" : "\(step.row.criterion): \(step.label)\(mark)"]
                 for practice in practices {
                     line.append(yields.first { $0.row.practiceID == practice && $0.row.step == step.row.step }.map { String($0.row.remaining) } ?? "")
                 }
