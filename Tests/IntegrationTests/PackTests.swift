@@ -33,8 +33,8 @@ struct PackTests {
                 let sheet = Self.read(folder.appendingPathComponent("screening.html"))
                 let feedback = Self.read(folder.appendingPathComponent("feedback.csv")).split(separator: "\n").map(String.init)
                 let merge = Self.read(folder.appendingPathComponent("mailmerge.csv")).split(separator: "\n").map(String.init)
-                #expect(feedback.first == "practice_id,patient_id,run_id,outcome,date,reason")
-                #expect(Array(feedback.dropFirst()) == ids.map { "\(practice),\($0),\(runID),,," })
+                #expect(feedback.first == "practice_id,patient_id,run_id,outcome,date,reason_code,reason")
+                #expect(Array(feedback.dropFirst()) == ids.map { "\(practice),\($0),\(runID),,,," })
                 #expect(merge.dropFirst().map { String($0.prefix { $0 != "," }) } == ids)
                 for id in ids {
                     #expect(sheet.components(separatedBy: "<td>\(id)</td>").count == 2, "\(id) once on the sheet")
@@ -45,6 +45,8 @@ struct PackTests {
                 #expect(!sheet.contains("1980"), "no year of birth")
                 #expect(sheet.contains("Chronic pain condition: ") && sheet.contains("Persistent pain medication: "), "the evidence")
                 #expect(sheet.contains("run \(runID)") && sheet.contains("Practice <strong>\(practice)</strong>"))
+                #expect(sheet.contains("<strong>2</strong> recent_life_event") && sheet.contains("<span class=\"box\"></span>5</span>"),
+                        "the reason codes as numbered boxes, with their legend")
                 let letter = Self.read(folder.appendingPathComponent("letter.html"))
                 #expect(letter.contains("<strong>IPS for chronic pain (test)</strong>") && letter.contains("1 August 2026"))
                 #expect(letter.contains("«Title» «Surname»") && !letter.contains("{{"))
@@ -69,7 +71,7 @@ struct PackTests {
             let date = LocalDate(year: parts.year!, month: parts.month!, day: parts.day!)!
             // A81001: a1 screened out, a2 left empty.
             let a = out.appendingPathComponent("A81001/feedback.csv")
-            var text = Self.read(a).replacingOccurrences(of: "A81001,a1,\(runID),,,", with: "A81001,a1,\(runID),screened_out,\(date),")
+            var text = Self.read(a).replacingOccurrences(of: "A81001,a1,\(runID),,,,", with: "A81001,a1,\(runID),screened_out,\(date),recent_life_event,")
             try Data(text.utf8).write(to: a)
             let partial = try RecruitCLI.run(["feedback", "import", a.path, "--json"], schema: db.schema)
             #expect(partial.status == 0, "\(partial.stdout)\(partial.stderr)")
@@ -78,9 +80,11 @@ struct PackTests {
             #expect(report["skipped_empty_lines"] as? [Int] == [3])
             #expect((report["warnings"] as? [String])?.contains { $0.hasPrefix("1 row left empty (no outcome, date or reason) skipped") } == true, "\(report)")
             #expect(try S.count(db, "contact_outcomes") == 1)
+            #expect((report["reason_codes"] as? [String: [String: Int]]) == ["screened_out": ["recent_life_event": 1]])
+            #expect(try db.connection.query("SELECT reason_code FROM contact_outcomes")[0].string("reason_code") == "recent_life_event")
             // B82002: every row filled, as the practice returns it.
             let b = out.appendingPathComponent("B82002/feedback.csv")
-            text = Self.read(b).replacingOccurrences(of: ",\(runID),,,", with: ",\(runID),invited,\(date),")
+            text = Self.read(b).replacingOccurrences(of: ",\(runID),,,,", with: ",\(runID),invited,\(date),,")
             try Data(text.utf8).write(to: b)
             let full = try RecruitCLI.run(["feedback", "import", b.path, "--json"], schema: db.schema)
             #expect(full.status == 0, "\(full.stderr)")
@@ -89,7 +93,7 @@ struct PackTests {
             let empty = try RecruitCLI.run(["feedback", "import", out.appendingPathComponent("A81001/feedback.csv").path + ".none"], schema: db.schema)
             #expect(empty.status != 0)
             let blank = out.appendingPathComponent("blank.csv")
-            try Data("practice_id,patient_id,run_id,outcome,date,reason\nA81001,a2,\(runID),,,\n".utf8).write(to: blank)
+            try Data("practice_id,patient_id,run_id,outcome,date,reason_code,reason\nA81001,a2,\(runID),,,,\n".utf8).write(to: blank)
             let nothing = try RecruitCLI.run(["feedback", "import", blank.path], schema: db.schema)
             #expect(nothing.status == 1 && nothing.stderr.contains("nothing to import"), "\(nothing.stderr)")
         }
@@ -144,6 +148,32 @@ struct PackTests {
                 let count = text.components(separatedBy: "/Type /Page").count - 1 - (text.components(separatedBy: "/Type /Pages").count - 1)
                 #expect(count == pages, "\(file): \(count) page(s) printed")
             }
+        }
+    }
+
+    @Test("an unknown reason code, or a code for an outcome that takes none, refuses the whole file with its line; nothing recorded")
+    func unknownReasonCode() throws {
+        let cohort = try S.cohort(codeLists: try CodeListFixture.referenceDirectory())
+        try TestDatabase.withSchema { db in
+            try RetainedSnapshotTests.extract(S.d).write(to: db)
+            let runID = try #require(try S.run(db, cohort, mode: .issue).runID)
+            let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
+            let date = LocalDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+            let file = try TestDatabase.temporaryDirectory("codes").appendingPathComponent("feedback.csv")
+            try Data("""
+                practice_id,patient_id,run_id,outcome,date,reason_code,reason
+                A81001,a1,\(runID),screened_out,\(date),bereavement,
+                A81001,a2,\(runID),invited,\(date),clinical,
+                B82002,b1,\(runID),screened_out,\(date),capacity,
+
+                """.utf8).write(to: file)
+            let result = try RecruitCLI.run(["feedback", "import", file.path, "--json"], schema: db.schema)
+            #expect(result.status == 1, "\(result.stdout)")
+            let problems = LoadTests.json(result.stdout)["problems"] as? [[String: Any]] ?? []
+            #expect(problems.map { $0["line"] as? Int } == [2, 3], "\(problems)")
+            #expect((problems.first?["message"] as? String)?.hasPrefix("not a reason code for screened_out (clinical, recent_life_event, safeguarding, capacity, other)") == true)
+            #expect((problems.last?["message"] as? String)?.hasPrefix("no reason code is recorded for invited") == true)
+            #expect(try S.count(db, "contact_outcomes") == 0 && S.count(db, "contact_imports") == 0)
         }
     }
 }

@@ -59,7 +59,8 @@ public struct PackWriter {
     ///
     /// - Throws: ``RecruitError`` (refused) for a run that is not issued, a
     ///   folder that holds files, a template naming an unknown field (with its line).
-    public func write(runID: Int, to directory: URL, study: Study, template: LetterTemplate) throws -> Result {
+    public func write(runID: Int, to directory: URL, study: Study, template: LetterTemplate,
+                      reasonCodes: ReasonCodes = .defaults) throws -> Result {
         let c = database.connection
         let run = try RunRecord.load(runID, on: c)
         guard run.status == .issued else {
@@ -90,7 +91,8 @@ public struct PackWriter {
             let folder = directory.appendingPathComponent(practice)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let texts: [String: String] = [
-                "screening.html": ScreeningSheet.html(run: run, cohort: cohort.name, practice: practice, invitees: mine, study: study),
+                "screening.html": ScreeningSheet.html(run: run, cohort: cohort.name, practice: practice, invitees: mine, study: study,
+                                                      screeningCodes: reasonCodes.codes["screened_out"] ?? []),
                 "feedback.csv": Self.feedbackCSV(runID: runID, invitees: mine),
                 "mailmerge.csv": Self.mailMergeCSV(invitees: mine, study: study),
                 "letter.html": template.html(fields: Self.letterFields(study), title: study.name),
@@ -160,8 +162,8 @@ public struct PackWriter {
 
     /// `recruit feedback import`'s columns, pre-filled; outcome, date and reason for the practice to fill.
     static func feedbackCSV(runID: Int, invitees: [Invitee]) -> String {
-        var out = "practice_id,patient_id,run_id,outcome,date,reason\n"
-        for i in invitees { out += "\(csvField(i.practiceID)),\(csvField(i.patientID)),\(runID),,,\n" }
+        var out = "practice_id,patient_id,run_id,outcome,date,reason_code,reason\n"
+        for i in invitees { out += "\(csvField(i.practiceID)),\(csvField(i.patientID)),\(runID),,,,\n" }
         return out
     }
 
@@ -187,7 +189,8 @@ public struct PackWriter {
           screening.html  the GP's screening sheet: print it (A4), mark each invitee invite or screen out.
           feedback.csv    the decisions and replies, for recruit feedback import: fill in outcome
                           (screened_out, invited, declined, responded, ineligible, consented, ...), date
-                          (YYYY-MM-DD) and, for ineligible, reason. Rows left empty are skipped and reported.
+                          (YYYY-MM-DD), for screened_out or declined a reason_code (the boxes of the screening
+                          sheet), for ineligible a reason. Rows left empty are skipped and reported.
                           A screening reason in free text stays at the practice: do not write it here.
           mailmerge.csv   one row per invitee to write to, keyed by patient_key, the pseudonymised id.
           letter.html     the letter, with the practice's own mail-merge fields («Title», «Surname», «Address»).

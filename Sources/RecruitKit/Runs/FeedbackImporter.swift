@@ -29,12 +29,14 @@ import Postgres
 /// only to count them, and never stored, logged or reported.
 public struct FeedbackImporter {
     public static let requiredColumns = ["practice_id", "patient_id", "run_id", "outcome", "date"]
-    public static let optionalColumns = ["reason"]
+    public static let optionalColumns = ["reason", "reason_code"]
 
     let database: Database
     let logger: Logger
     /// Told each stage (hashing, checking and recording).
     public var progress: (any StageProgress)?
+    /// The codes `reason_code` may hold, by outcome (the deployment's).
+    public var reasonCodes = ReasonCodes.defaults
 
     public init(database: Database, logger: Logger, progress: (any StageProgress)? = nil) {
         self.database = database
@@ -85,17 +87,17 @@ public struct FeedbackImporter {
         try conn.execute("""
             CREATE TEMP TABLE import_feedback (
               line bigint PRIMARY KEY, practice_id text NOT NULL, patient_id text NOT NULL, run_id bigint NOT NULL,
-              outcome text NOT NULL, reason text, outcome_date date NOT NULL
+              outcome text NOT NULL, reason text, outcome_date date NOT NULL, reason_code text
             ) ON COMMIT DROP
             """)
         var rows = 0
         var reasonsNotStored = 0
         // Rows of a pack's pre-filled feedback.csv that the practice left empty: reported and skipped, never guessed.
         var leftEmpty: [Int] = []
-        try conn.copyIn("COPY import_feedback (line, practice_id, patient_id, run_id, outcome, reason, outcome_date) FROM STDIN") { writer in
+        try conn.copyIn("COPY import_feedback (line, practice_id, patient_id, run_id, outcome, reason, outcome_date, reason_code) FROM STDIN") { writer in
             while let row = try file.next(problems: &problems) {
                 let line = row.line
-                if ["outcome", "date", "reason"].allSatisfy({ (row[$0] ?? "").trimmingCharacters(in: .whitespaces).isEmpty }) {
+                if ["outcome", "date", "reason", "reason_code"].allSatisfy({ (row[$0] ?? "").trimmingCharacters(in: .whitespaces).isEmpty }) {
                     leftEmpty.append(line)
                     continue
                 }
@@ -134,9 +136,18 @@ public struct FeedbackImporter {
                                      message: "a reason is recorded only for ineligible (and screened_out, kept at the practice)"); ok = false
                     }
                 }
+                let codeText = (row["reason_code"] ?? "").trimmingCharacters(in: .whitespaces)
+                var code: String?
+                if !codeText.isEmpty, let outcome {
+                    if let why = reasonCodes.problem(codeText, outcome: outcome.rawValue) {
+                        problems.add(line: line, column: "reason_code", message: why); ok = false
+                    } else {
+                        code = codeText
+                    }
+                }
                 guard ok, let runId, let outcome, let date else { continue }
                 try writer.write([String(line), practice, patient, String(runId), outcome.rawValue,
-                                  ContactHistory.copyField(reason), date.description].joined(separator: "\t") + "\n")
+                                  ContactHistory.copyField(reason), date.description, ContactHistory.copyField(code)].joined(separator: "\t") + "\n")
             }
         }
         if rows == 0 && problems.isEmpty {
@@ -167,8 +178,8 @@ public struct FeedbackImporter {
             """)[0].int("import_id") ?? 0
         try conn.execute("""
             INSERT INTO contact_outcomes (import_id, cohort_name, practice_id, patient_id, run_id, outcome, reason,
-                                          outcome_date, recorded_at, source_line)
-            SELECT \(importId), \(cohort), practice_id, patient_id, run_id, outcome, reason, outcome_date, \(at)::timestamptz, line
+                                          outcome_date, recorded_at, source_line, reason_code)
+            SELECT \(importId), \(cohort), practice_id, patient_id, run_id, outcome, reason, outcome_date, \(at)::timestamptz, line, reason_code
             FROM import_feedback ORDER BY line
             """)
 
@@ -177,6 +188,9 @@ public struct FeedbackImporter {
         report.rows = rows
         report.screenedOutReasonsNotStored = reasonsNotStored
         report.skippedEmptyLines = leftEmpty
+        for r in try conn.query("SELECT outcome, reason_code, count(*) AS n FROM import_feedback WHERE reason_code IS NOT NULL GROUP BY 1, 2") {
+            report.reasonCodes[r.string("outcome"), default: [:]][r.string("reason_code")] = r.int("n") ?? 0
+        }
         if !leftEmpty.isEmpty {
             let shown = leftEmpty.prefix(20).map(String.init).joined(separator: ", ") + (leftEmpty.count > 20 ? ", …" : "")
             report.warnings.append("\(leftEmpty.count) row\(leftEmpty.count == 1 ? "" : "s") left empty (no outcome, date or reason) skipped, "
@@ -206,6 +220,7 @@ public struct FeedbackImporter {
                 "ineligible_reasons": .object(report.ineligibleReasons.mapValues(JSONValue.int)),
                 "screened_out_reasons_not_stored": .int(reasonsNotStored),
                 "rows_left_empty": .int(leftEmpty.count),
+                "reason_codes": .object(report.reasonCodes.mapValues { .object($0.mapValues(JSONValue.int)) }),
                 "ignored_columns": .array(file.ignoredColumns.map(JSONValue.string)),
             ])
         return report

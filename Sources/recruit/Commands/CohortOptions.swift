@@ -42,6 +42,13 @@ func loadSafeguards(_ path: String?) throws -> Safeguards {
     return FileManager.default.fileExists(atPath: local.path) ? try Safeguards.load(from: local) : .defaults
 }
 
+/// The deployment's reason codes (``ReasonCodes``): of the file `path`, else of `recruit.yaml` here, else the built-in ones.
+func loadReasonCodes(_ path: String?) throws -> ReasonCodes {
+    if let path { return try ReasonCodes.load(from: URL(fileURLWithPath: path)) }
+    let local = URL(fileURLWithPath: "recruit.yaml")
+    return FileManager.default.fileExists(atPath: local.path) ? try ReasonCodes.load(from: local) : .defaults
+}
+
 /// Parses `--param name=value` options (whole, non-negative numbers; each name once).
 func parseParameterOverrides(_ overrides: [String]) throws -> [String: Int] {
     var out: [String: Int] = [:]

@@ -40,6 +40,9 @@ struct PackCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The letter template (Markdown with {{fields}}).", valueName: "file"))
     var template = "templates/invitation-letter.md"
 
+    @Option(name: .customLong("settings"), help: ArgumentHelp("The deployment settings: the reason codes the sheet offers (default recruit.yaml here, if any).", valueName: "file"))
+    var settingsFile: String?
+
     @Flag(help: "Print the result as one JSON object.")
     var json = false
 
@@ -57,7 +60,8 @@ struct PackCommand: ParsableCommand {
         defer { db.close() }
         let result = try PackWriter(database: db, logger: global.logger)
             .write(runID: runID, to: URL(fileURLWithPath: out).standardizedFileURL,
-                   study: PackWriter.Study(name: study, contact: contact, replyBy: by), template: letter)
+                   study: PackWriter.Study(name: study, contact: contact, replyBy: by), template: letter,
+                   reasonCodes: try loadReasonCodes(settingsFile))
         if json {
             try Output.json(JSONValue.encodingSnakeCase(result))
             return
