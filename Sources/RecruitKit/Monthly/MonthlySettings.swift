@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The `monthly:` section of the deployment file (`recruit.yaml`): what
 /// `recruit monthly` runs when its options do not say.
@@ -18,8 +17,7 @@ public struct MonthlySettings: Sendable, Equatable {
     /// - Throws: ``RecruitError`` (refused) naming the file and the key.
     public static func load(from url: URL) throws -> MonthlySettings {
         var s = MonthlySettings()
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return s }
-        guard let root = (try? Yams.load(yaml: text)) as? [String: Any], let node = root["monthly"] else { return s }
+        guard let node = try DeploymentFile.section("monthly", of: url) else { return s }
         guard let map = node as? [String: Any] else { throw RecruitError.refused("\(url.path): monthly: expected a mapping") }
         let known: Set<String> = ["cohorts", "issue", "output", "max_extract_age_days"]
         if let unknown = map.keys.filter({ !known.contains($0) }).sorted().first {

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The coded reasons a practice may give with an outcome (`reason_code` in a
 /// feedback file): stored and counted, unlike a free-text reason, which stays
@@ -31,8 +30,7 @@ public struct ReasonCodes: Sendable, Equatable {
     /// - Throws: ``RecruitError`` (refused) naming the file and what is wrong.
     public static func load(from url: URL) throws -> ReasonCodes {
         var r = ReasonCodes.defaults
-        guard let text = try? String(contentsOf: url, encoding: .utf8),
-              let root = (try? Yams.load(yaml: text)) as? [String: Any], let node = root["reason_codes"] else { return r }
+        guard let node = try DeploymentFile.section("reason_codes", of: url) else { return r }
         guard let map = node as? [String: Any] else { throw RecruitError.refused("\(url.path): reason_codes: expected outcome: [codes]") }
         for (outcome, value) in map {
             guard ContactOutcome(rawValue: outcome) != nil, outcome != "ineligible" else {

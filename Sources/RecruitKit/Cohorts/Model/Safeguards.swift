@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The protections no cohort definition can drop: research dissent
 /// (latest-code-wins over the opt-out and withdrawal lists), contact ended
@@ -140,17 +139,8 @@ public struct Safeguards: Sendable, Hashable, Codable {
     ///
     /// - Throws: ``RecruitError`` (refused) naming the file and what is wrong.
     public static func load(from url: URL) throws -> Safeguards {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw RecruitError.refused("cannot read the deployment settings \(url.path): \(error.localizedDescription)")
-        }
-        let node: Any?
-        do { node = try Yams.load(yaml: text) } catch {
-            throw RecruitError.refused("\(url.path): not valid YAML: \(error)")
-        }
         var s = Safeguards.defaults
-        guard let root = node as? [String: Any] else { return s }
-        guard let g = root["safeguards"] else { return s }
+        guard let g = try DeploymentFile.section("safeguards", of: url) else { return s }
         guard let map = g as? [String: Any] else { throw RecruitError.refused("\(url.path): safeguards: expected a mapping") }
         let known: Set<String> = ["research_dissent", "min_reinvite_interval_days", "contact_ended_outcomes", "cross_study"]
         if let unknown = map.keys.filter({ !known.contains($0) }).sorted().first {
