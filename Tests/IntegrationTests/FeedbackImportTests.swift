@@ -12,6 +12,7 @@ struct FeedbackImportTests {
     /// Patient ids carry a marker, so any leak into a message or a log line is found.
     static let marker = "PSECRET"
     static let header = "practice_id,patient_id,run_id,outcome,date,reason\n"
+    static let channelHeader = "practice_id,patient_id,run_id,outcome,date,reason,channel\n"
 
     /// Two practices; run 1 issued (A81001: PSECRET1..4, B82002: PSECRET5), made on 2026-02-01.
     static func setUp(_ db: Database) throws -> Int {
@@ -72,6 +73,50 @@ struct FeedbackImportTests {
             #expect(entry.string("s") == "{\"run_ids\": [\(run)], \"import_id\": \(report.importId!)}")
             #expect(!entry.string("payload").contains(Self.marker))
             #expect(report.auditEntryId != nil)
+        }
+    }
+
+    @Test("referrals: a listed person, someone on another list of the practice, and people not in the extract (no id) are recorded by channel")
+    func referrals() throws {
+        try TestDatabase.withSchema { db in
+            let run = try Self.setUp(db)
+            _ = try RunFixtures.insertRun(db, lists: ["B82002": ["PSECRET7"]])  // so PSECRET7 is known to B82002
+            let url = try RunFixtures.file("feedback.csv", Self.channelHeader + """
+                A81001,PSECRET1,\(run),invited,2026-02-10,,
+                A81001,PSECRET2,\(run),screened_out,2026-02-05,,
+                A81001,PSECRET2,\(run),responded,2026-02-20,,self_referral
+                A81001,PSECRET2,\(run),consented,2026-02-21,,self_referral
+                A81001,,\(run),consented,2026-02-21,,self_referral
+                A81001,,\(run),consented,2026-02-21,,self_referral
+                B82002,PSECRET7,\(run),ineligible,2026-02-22,in_work,gp_referral
+                B82002,,\(run),declined,2026-02-22,,other
+
+                """)
+            let report = try Self.importer(db).importFile(url)
+            #expect(report.rows == 8)
+            #expect(report.referrals == ["self_referral": 4, "gp_referral": 1, "other": 1])
+            #expect(report.summaryLines.contains("Referrals (rows by channel): gp_referral 1, other 1, self_referral 4"))
+            let rows = try db.connection.query("SELECT patient_id, channel, outcome FROM contact_outcomes ORDER BY source_line")
+            #expect(rows.map { $0.string("channel") } == ["letter", "letter", "self_referral", "self_referral", "self_referral", "self_referral", "gp_referral", "other"])
+            #expect(rows.filter { $0["patient_id"] == nil }.count == 3)
+            // The referral view: one person per id, one per row without.
+            let people = try db.connection.query("""
+                SELECT practice_id, coalesce(patient_id, '-') AS p, channel, listed, in_extract, stage FROM report_referrals
+                ORDER BY practice_id, patient_id NULLS LAST, channel
+                """).map { "\($0.string("practice_id")) \($0.string("p")) \($0.string("channel")) \($0.bool("listed")!) \($0.bool("in_extract")!) \($0.string("stage"))" }
+            #expect(people == ["A81001 PSECRET2 self_referral true true consented", "A81001 - self_referral false false consented",
+                               "A81001 - self_referral false false consented", "B82002 PSECRET7 gp_referral false true ineligible",
+                               "B82002 - other false false declined"])
+            // The letter's flow does not count the referral: PSECRET2 stays screened out.
+            let letter = try db.connection.query("SELECT screened_out, responded, consented FROM report_invitee_outcomes WHERE patient_id = 'PSECRET2'")[0]
+            #expect(letter.bool("screened_out") == true && letter.bool("responded") == false && letter.bool("consented") == false)
+            // A letter's row without an id is refused by the database too.
+            #expect(throws: (any Error).self) {
+                try db.connection.execute("""
+                    INSERT INTO contact_outcomes (import_id, cohort_name, practice_id, patient_id, run_id, outcome)
+                    SELECT import_id, cohort_name, 'A81001', NULL, \(run), 'invited' FROM contact_imports LIMIT 1
+                    """)
+            }
         }
     }
 
@@ -141,6 +186,22 @@ struct FeedbackImportTests {
                 header: "practice_id,patient_id,run_id,outcome,date,NHS Number\n", line: 1, message: "names a direct identifier"),
         BadFile(name: "header only", rows: "", line: nil, message: "the file has no data rows"),
         BadFile(name: "empty file", rows: "", header: "", line: nil, message: "the file is empty"),
+        BadFile(name: "unknown channel", rows: "A81001,PSECRET4,RUN,invited,2026-02-10,,letter\nA81001,PSECRET1,RUN,responded,2026-02-10,,post\n",
+                header: channelHeader, line: 3, message: "not one of letter, self_referral, gp_referral, other"),
+        BadFile(name: "a referral with a review outcome", rows: "A81001,,RUN,screened_out,2026-02-10,,self_referral\n",
+                header: channelHeader, line: 2, message: "a self_referral has no GP review or letter: its outcome is one of declined, opted_out, responded"),
+        BadFile(name: "a referral's id not in the practice's extract", rows: "A81001,PSECRET9,RUN,responded,2026-02-10,,gp_referral\n",
+                header: channelHeader, line: 2, message: "the patient is not in this practice's extract: a referral of someone not in the extract is recorded with patient_id empty"),
+        BadFile(name: "a referral at a practice the run did not cover", rows: "C83003,,RUN,consented,2026-02-10,,self_referral\n",
+                header: channelHeader, line: 2, message: "the practice is not one that run RUN covered"),
+        BadFile(name: "a letter's row without a patient id", rows: "A81001,,RUN,invited,2026-02-10,,\n",
+                header: channelHeader, line: 2, message: "not a pseudonymised patient id"),
+        BadFile(name: "a letter's reply from someone screened out",
+                rows: "A81001,PSECRET1,RUN,screened_out,2026-02-05,,\nA81001,PSECRET1,RUN,declined,2026-02-10,,\n",
+                header: channelHeader, line: 3, message: "the patient is recorded as screened_out (line {2}), so no letter went"),
+        BadFile(name: "one person's replies through two channels",
+                rows: "A81001,PSECRET2,RUN,responded,2026-02-10,,letter\nA81001,PSECRET2,RUN,consented,2026-02-11,,self_referral\n",
+                header: channelHeader, line: 3, message: "the patient's responses to this run came through letter (line {2}): one person comes by one channel per run"),
         BadFile(name: "runs of two cohorts", rows: "A81001,PSECRET1,RUN,invited,2026-02-10,\nA81001,PSECRET1,OTHER,invited,2026-02-10,\n",
                 line: nil, message: "the file's runs belong to 2 cohorts"),
     ]

@@ -33,8 +33,8 @@ struct PackTests {
                 let sheet = Self.read(folder.appendingPathComponent("screening.html"))
                 let feedback = Self.read(folder.appendingPathComponent("feedback.csv")).split(separator: "\n").map(String.init)
                 let merge = Self.read(folder.appendingPathComponent("mailmerge.csv")).split(separator: "\n").map(String.init)
-                #expect(feedback.first == "practice_id,patient_id,run_id,outcome,date,reason_code,reason")
-                #expect(Array(feedback.dropFirst()) == ids.map { "\(practice),\($0),\(runID),,,," })
+                #expect(feedback.first == "practice_id,patient_id,run_id,outcome,date,reason_code,reason,channel")
+                #expect(Array(feedback.dropFirst()) == ids.map { "\(practice),\($0),\(runID),,,,," })
                 #expect(merge.dropFirst().map { String($0.prefix { $0 != "," }) } == ids)
                 for id in ids {
                     #expect(sheet.components(separatedBy: "<td>\(id)</td>").count == 2, "\(id) once on the sheet")

@@ -13,19 +13,21 @@ struct ProxyReportTests {
     static let root = TestDatabase.repositoryRoot
 
     /// The outcomes of one invitee, as the feedback rows say (the meaning the report documents).
+    /// The funnel measures one invitee counts in, from their outcomes: one box
+    /// at each level (sql/0019): review invited > screened_out > not_invited >
+    /// not recorded; reply consented > ineligible > eligible > declined > opted_out > no reply.
     static func measures(_ outcomes: [(outcome: String, reason: String)]) -> Set<FunnelMeasure> {
         let set = Set(outcomes.map(\.outcome))
         var m: Set<FunnelMeasure> = [.eligible]
-        let invited = !set.isDisjoint(with: ["invited", "declined", "responded", "ineligible", "consented", "withdrawn"])
-        let responded = !set.isDisjoint(with: ["responded", "ineligible", "consented", "withdrawn"])
-        if set.contains("screened_out") { m.insert(.screenedOut) }
-        if set.contains("not_invited") { m.insert(.notInvited) }
-        if invited { m.insert(.invited) }
-        if set.contains("declined") { m.insert(.declined) }
-        if set.contains("opted_out") { m.insert(.optedOut) }
-        if responded { m.insert(.responded) }
-        if set.contains("ineligible") {
-            m.insert(.ineligible)
+        let invited = !set.isDisjoint(with: ["invited", "declined", "opted_out", "responded", "ineligible", "consented", "withdrawn"])
+        if invited { m.insert(.invited) } else if set.contains("screened_out") { m.insert(.screenedOut) }
+        else if set.contains("not_invited") { m.insert(.notInvited) } else { m.insert(.reviewNotRecorded) }
+        guard invited else { return m }
+        if !set.isDisjoint(with: ["consented", "withdrawn"]) {
+            m.formUnion([.consented, .responded, .screenedEligible, .replied])
+            if set.contains("withdrawn") { m.insert(.withdrawn) }
+        } else if set.contains("ineligible") {
+            m.formUnion([.ineligible, .responded, .replied, .notConsented])
             switch outcomes.last(where: { $0.outcome == "ineligible" })!.reason {
             case "in_work": m.formUnion([.ineligibleInWork, .ineligibleWorking])
             case "off_sick_with_job": m.formUnion([.ineligibleOffSickWithJob, .ineligibleWorking])
@@ -33,11 +35,15 @@ struct ProxyReportTests {
             case "": m.insert(.ineligibleReasonNotRecorded)
             default: m.insert(.ineligibleOther)
             }
-        } else if responded {
-            m.insert(.screenedEligible)
+        } else if set.contains("responded") {
+            m.formUnion([.responded, .screenedEligible, .eligibleNotConsented, .replied, .notConsented])
+        } else if set.contains("declined") {
+            m.formUnion([.declined, .replied, .notConsented])
+        } else if set.contains("opted_out") {
+            m.formUnion([.optedOut, .replied, .notConsented])
+        } else {
+            m.formUnion([.noReply, .notConsented])
         }
-        if !set.isDisjoint(with: ["consented", "withdrawn"]) { m.insert(.consented) }
-        if set.contains("withdrawn") { m.insert(.withdrawn) }
         return m
     }
 

@@ -60,7 +60,7 @@ struct YieldReportTests {
             }
             let funnel = try read(dir, "funnel.csv").split(separator: "\n").map(String.init)
             #expect(funnel[0].hasPrefix("practice_id,month,eligible,screened_out,not_invited,invited,"))
-            #expect(funnel[0].hasSuffix(",consented_pct_of_eligible"))
+            #expect(funnel[0].hasSuffix(",consented_pct_of_eligible,replied_pct_of_invited,consented_pct_of_invited"))
             #expect(funnel.dropFirst().map { $0.split(separator: ",").prefix(2).joined(separator: ",") }
                     == ["A81001,2024-01", "A81001,all", "__total__,2024-01", "__total__,all"])
 

@@ -36,6 +36,9 @@ import Testing
                     .ineligibleNotChronicPain: notChronic, .ineligibleOther: other,
                     .ineligibleReasonNotRecorded: ineligible - inWork - offSick - notChronic - other,
                     .screenedEligible: responded - ineligible, .consented: (responded - ineligible) / 3, .withdrawn: 0,
+                    .reviewNotRecorded: 0, .noReply: invited - invited / 10 - responded, .replied: invited / 10 + responded,
+                    .eligibleNotConsented: (responded - ineligible) - (responded - ineligible) / 3,
+                    .notConsented: invited - (responded - ineligible) / 3,
                 ]
             }
         }
@@ -46,9 +49,11 @@ import Testing
     static func table(_ d: YieldData) throws -> DisclosureTable {
         var builder = YieldReport.Builder(data: d)
         try builder.addAttrition()
-        builder.addFunnel()
+        try builder.addFunnel()
         builder.addPractices()
         try builder.addProxy()
+        try builder.addFlow()
+        try builder.addProfiles()
         return builder.table
     }
 
@@ -75,7 +80,12 @@ import Testing
         func fix(_ r: inout [FunnelMeasure: Int]) {
             r[.ineligibleWorking] = r[.ineligibleInWork]! + r[.ineligibleOffSickWithJob]!
             r[.ineligible] = r[.ineligibleWorking]! + r[.ineligibleNotChronicPain]! + r[.ineligibleOther]! + r[.ineligibleReasonNotRecorded]!
+            r[.screenedEligible] = r[.consented]! + r[.eligibleNotConsented]!
             r[.responded] = r[.ineligible]! + r[.screenedEligible]!
+            r[.replied] = r[.declined]! + r[.optedOut]! + r[.responded]!
+            r[.invited] = r[.noReply]! + r[.replied]!
+            r[.notConsented] = r[.invited]! - r[.consented]!
+            r[.eligible] = r[.screenedOut]! + r[.notInvited]! + r[.reviewNotRecorded]! + r[.invited]!
         }
         fix(&spell); fix(&unemployment)
         for m in FunnelMeasure.allCases { fit[m] = (total[m] ?? 0) - spell[m]! - unemployment[m]! }
@@ -166,7 +176,7 @@ import Testing
         let funnel = report.funnelCSV.split(separator: "\n").map(String.init)
         #expect(funnel[0] == "practice_id,month," + FunnelMeasure.allCases.map(\.rawValue).joined(separator: ",") + ","
                 + FunnelRate.allCases.map(\.rawValue).joined(separator: ","))
-        #expect(funnel.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).count }.allSatisfy { $0 == 2 + 17 + 5 })
+        #expect(funnel.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).count }.allSatisfy { $0 == 2 + FunnelMeasure.allCases.count + FunnelRate.allCases.count })
     }
 
     @Test("the report's relations hold: each chain, total and sub-total adds up")

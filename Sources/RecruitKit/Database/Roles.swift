@@ -95,6 +95,8 @@ public struct Roles {
         // Reports (sql/0009): aggregate, for the practice; research reads only its suppressed view.
         "report_invitee_outcomes": [.practice: [.select]],  // patient-level (sql/0014): never the research role
         "report_run_practice_outcomes": [.practice: [.select]],
+        "report_referrals": [.practice: [.select]],  // patient-level (sql/0019)
+        "report_invitee_profiles": [.practice: [.select]],  // patient-level (sql/0019)
         "report_run_yields": [.practice: [.select]],
         "research_run_yields": [.practice: [.select], .research: [.select]],
     ]

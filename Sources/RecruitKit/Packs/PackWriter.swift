@@ -162,8 +162,8 @@ public struct PackWriter {
 
     /// `recruit feedback import`'s columns, pre-filled; outcome, date and reason for the practice to fill.
     static func feedbackCSV(runID: Int, invitees: [Invitee]) -> String {
-        var out = "practice_id,patient_id,run_id,outcome,date,reason_code,reason\n"
-        for i in invitees { out += "\(csvField(i.practiceID)),\(csvField(i.patientID)),\(runID),,,,\n" }
+        var out = "practice_id,patient_id,run_id,outcome,date,reason_code,reason,channel\n"
+        for i in invitees { out += "\(csvField(i.practiceID)),\(csvField(i.patientID)),\(runID),,,,,\n" }
         return out
     }
 
@@ -192,6 +192,11 @@ public struct PackWriter {
                           (YYYY-MM-DD), for screened_out or declined a reason_code (the boxes of the screening
                           sheet), for ineligible a reason. Rows left empty are skipped and reported.
                           A screening reason in free text stays at the practice: do not write it here.
+                          channel is empty for the letter; for someone who came by self-referral or a GP's
+                          referral instead, add a row with channel self_referral, gp_referral or other, this
+                          run's id and the reply (responded, ineligible, declined, consented, ...): with the
+                          person's patient_key when they are in the practice's records, with patient_id empty
+                          (one row per person) when they are not.
           mailmerge.csv   one row per invitee to write to, keyed by patient_key, the pseudonymised id.
           letter.html     the letter, with the practice's own mail-merge fields («Title», «Surname», «Address»).
 

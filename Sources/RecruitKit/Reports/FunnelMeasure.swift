@@ -27,6 +27,17 @@ public enum FunnelMeasure: String, CaseIterable, Codable, Sendable {
     case consented
     /// Consented, then withdrew (also counted as consented).
     case withdrawn
+    // Added with the study's flow (issue 21), last so that funnel.csv keeps its columns' order.
+    /// On the list with no review outcome recorded yet (not screened out, not invited, no reply).
+    case reviewNotRecorded = "review_not_recorded"
+    /// Invited, and no reply recorded.
+    case noReply = "no_reply"
+    /// Invited and replied: declined, opted out or responded.
+    case replied
+    /// Eligible on screening and not (yet) consented.
+    case eligibleNotConsented = "eligible_not_consented"
+    /// Invited and not consented: the rest, beside the consented.
+    case notConsented = "not_consented"
 
     /// What the count means, for the report's tables.
     public var label: String {
@@ -48,11 +59,23 @@ public enum FunnelMeasure: String, CaseIterable, Codable, Sendable {
         case .screenedEligible: return "Eligible on screening"
         case .consented: return "Consented"
         case .withdrawn: return "Withdrew after consent"
+        case .reviewNotRecorded: return "Review not recorded"
+        case .noReply: return "No reply"
+        case .replied: return "Replied"
+        case .eligibleNotConsented: return "Eligible, not consented"
+        case .notConsented: return "Invited, not consented"
         }
     }
 
-    /// The relations `total = Σ parts` that hold within one funnel row.
+    /// The relations `total = Σ parts` that hold within one funnel row: each
+    /// invitee is in one box of each level of the flow (sql/0019).
     static let rowRelations: [(FunnelMeasure, [FunnelMeasure])] = [
+        (.eligible, [.screenedOut, .notInvited, .reviewNotRecorded, .invited]),
+        (.invited, [.noReply, .declined, .optedOut, .responded]),
+        (.replied, [.declined, .optedOut, .responded]),
+        (.invited, [.noReply, .replied]),
+        (.screenedEligible, [.consented, .eligibleNotConsented]),
+        (.invited, [.consented, .notConsented]),
         (.ineligible, [.ineligibleInWork, .ineligibleOffSickWithJob, .ineligibleNotChronicPain, .ineligibleOther, .ineligibleReasonNotRecorded]),
         (.ineligibleWorking, [.ineligibleInWork, .ineligibleOffSickWithJob]),
         (.ineligible, [.ineligibleWorking, .ineligibleNotChronicPain, .ineligibleOther, .ineligibleReasonNotRecorded]),
@@ -67,6 +90,8 @@ public enum FunnelRate: String, CaseIterable, Codable, Sendable {
     case consentedOfResponded = "consented_pct_of_responded"
     case workingOfResponded = "working_pct_of_responded"
     case consentedOfEligible = "consented_pct_of_eligible"
+    case repliedOfInvited = "replied_pct_of_invited"
+    case consentedOfInvited = "consented_pct_of_invited"
 
     public var numerator: FunnelMeasure {
         switch self {
@@ -74,13 +99,15 @@ public enum FunnelRate: String, CaseIterable, Codable, Sendable {
         case .respondedOfInvited: return .responded
         case .consentedOfResponded, .consentedOfEligible: return .consented
         case .workingOfResponded: return .ineligibleWorking
+        case .repliedOfInvited: return .replied
+        case .consentedOfInvited: return .consented
         }
     }
 
     public var denominator: FunnelMeasure {
         switch self {
         case .invitedOfEligible, .consentedOfEligible: return .eligible
-        case .respondedOfInvited: return .invited
+        case .respondedOfInvited, .repliedOfInvited, .consentedOfInvited: return .invited
         case .consentedOfResponded, .workingOfResponded: return .responded
         }
     }
@@ -92,6 +119,8 @@ public enum FunnelRate: String, CaseIterable, Codable, Sendable {
         case .consentedOfResponded: return "% of responders who consented (precision)"
         case .workingOfResponded: return "% of responders in work or off sick with a job"
         case .consentedOfEligible: return "% of eligible who consented"
+        case .repliedOfInvited: return "% of invited who replied"
+        case .consentedOfInvited: return "% of invited who consented"
         }
     }
 }

@@ -70,6 +70,13 @@ public struct YieldData: Sendable {
     /// The invitees' outcomes by the evidence of the proxy criterion, or nil
     /// when no selected run has that criterion.
     public var proxy: ProxyCounts?
+    /// Per practice (selected runs pooled): the screened-out and the decliners
+    /// by reason code (``FlowCounts/notCoded`` for rows without one).
+    public var reasonCodes: [String: [CodedOutcome: [String: Int]]] = [:]
+    /// Per practice and referral channel: the people who came that way.
+    public var referrals: [String: [ContactChannel: [ReferralMeasure: Int]]] = [:]
+    /// The invitees' funnel counts by age band and by sex (at the run's index date).
+    public var profiles: [ProfileDimension: [String: [FunnelMeasure: Int]]] = [:]
 
     /// Every invitee of the selected runs (the practices they still cover),
     /// grouped by the kind of evidence that admitted them through one criterion.
@@ -132,7 +139,9 @@ extension YieldData {
             try checkChains(steps)
             let proxy = try proxyCounts(connection, runIDs: ids, criterion: selection.proxyCriterion,
                                         label: steps.last { $0.criterion == selection.proxyCriterion }?.label)
-            return YieldData(cohortName: runs[0].cohortName, runs: runs, steps: steps, outcomes: outcomes, proxy: proxy)
+            var data = YieldData(cohortName: runs[0].cohortName, runs: runs, steps: steps, outcomes: outcomes, proxy: proxy)
+            try data.loadFlow(connection, runIDs: ids)
+            return data
         }
     }
 
@@ -266,6 +275,148 @@ extension YieldData {
                 throw RecruitError.refused("run \(s.runID), practice \(s.practiceID): the yield does not start at step 0")
             }
             previous = s
+        }
+    }
+}
+
+/// The outcomes a reason code is counted for in the study's flow.
+public enum CodedOutcome: String, Sendable, Codable, CaseIterable {
+    case screenedOut = "screened_out"
+    case declined
+
+    var measure: FunnelMeasure { self == .screenedOut ? .screenedOut : .declined }
+}
+
+/// The counts of a referral channel's box in the study's flow.
+public enum ReferralMeasure: String, Sendable, Codable, CaseIterable {
+    /// Everyone who came through the channel.
+    case referred
+    /// On the run's list (so in the letter's flow too, without a letter's reply).
+    case listed
+    /// In the extract with a pseudonymised id, not on the list.
+    case unlistedInExtract = "unlisted_in_extract"
+    /// Not in the extract: recorded without an id.
+    case notInExtract = "not_in_extract"
+    case declined
+    case optedOut = "opted_out"
+    case ineligible
+    case eligibleNotConsented = "eligible_not_consented"
+    case consented
+
+    public var label: String {
+        switch self {
+        case .referred: return "Referred"
+        case .listed: return "On the list"
+        case .unlistedInExtract: return "In the extract, not on the list"
+        case .notInExtract: return "Not in the extract"
+        case .declined: return "Declined"
+        case .optedOut: return "Opted out"
+        case .ineligible: return "Ineligible on screening"
+        case .eligibleNotConsented: return "Eligible, not consented"
+        case .consented: return "Consented"
+        }
+    }
+
+    /// `referred = Σ parts`, twice: by where they were, and by how far they went.
+    static let relations: [[ReferralMeasure]] = [
+        [.listed, .unlistedInExtract, .notInExtract],
+        [.declined, .optedOut, .ineligible, .eligibleNotConsented, .consented],
+    ]
+}
+
+/// What the study compares responders with non-responders by, beside the practice and the out-of-work evidence.
+public enum ProfileDimension: String, Sendable, Codable, CaseIterable {
+    case ageBand = "age_band"
+    case sex
+
+    public var label: String { self == .ageBand ? "Age band" : "Sex" }
+
+    /// A group's label: the band as it is; a sex code in words.
+    public func groupLabel(_ group: String) -> String {
+        guard self == .sex else { return group }
+        switch group {
+        case "M": return "Male"
+        case "F": return "Female"
+        case "I": return "Indeterminate"
+        case "U": return "Unknown"
+        default: return group
+        }
+    }
+
+    /// Groups in order: age bands by their first year, sexes F, M, then the rest.
+    public func sorted(_ groups: some Collection<String>) -> [String] {
+        func key(_ g: String) -> (Int, String) {
+            switch self {
+            case .ageBand:
+                if g == "under 18" { return (0, g) }
+                return (Int(g.prefix { $0.isNumber }) ?? 999, g)
+            case .sex: return (["F": 0, "M": 1, "I": 2, "U": 3][g] ?? 4, g)
+            }
+        }
+        return groups.sorted { key($0) < key($1) }
+    }
+}
+
+/// Names in the flow's data.
+public enum FlowCounts {
+    /// A screened-out or declined row with no reason code.
+    public static let notCoded = "not_coded"
+}
+
+extension YieldData {
+    /// The practices a selected run still covers (its list not superseded): SQL over alias `v`.
+    static func stillCovered(_ alias: String) -> SQL {
+        """
+        NOT EXISTS (SELECT 1 FROM run_practices rp WHERE rp.run_id = \(unsafeRaw: alias).run_id AND rp.practice_id = \(unsafeRaw: alias).practice_id
+                      AND rp.superseded_by_run_id IS NOT NULL)
+        """
+    }
+
+    /// Reads the flow past the list: reason codes, referrals and the invitees' profiles.
+    mutating func loadFlow(_ connection: Connection, runIDs ids: [Int]) throws {
+        for row in try connection.query("""
+            SELECT v.practice_id, o.kind, o.code, count(*) AS n
+            FROM report_invitee_outcomes v
+            CROSS JOIN LATERAL (VALUES (\(CodedOutcome.screenedOut.rawValue)::text, v.screened_out, v.screened_out_code),
+                                       (\(CodedOutcome.declined.rawValue)::text, v.declined, v.declined_code)) AS c(kind, flag, code0)
+            CROSS JOIN LATERAL (SELECT c.kind, coalesce(c.code0, \(FlowCounts.notCoded)) AS code) o
+            WHERE v.run_id = ANY(\(ids)) AND c.flag AND \(Self.stillCovered("v"))
+            GROUP BY 1, 2, 3
+            """) {
+            guard let kind = CodedOutcome(rawValue: row.string("kind")) else { continue }
+            reasonCodes[row.string("practice_id"), default: [:]][kind, default: [:]][row.string("code")] = row.int("n") ?? 0
+        }
+        let stages: [(ReferralMeasure, String)] = [(.declined, "declined"), (.optedOut, "opted_out"), (.ineligible, "ineligible"),
+                                                   (.eligibleNotConsented, "eligible"), (.consented, "consented")]
+        let stageCounts = SQL(joining: stages.map { "count(*) FILTER (WHERE v.stage = \($0.1)) AS \(unsafeRaw: $0.0.rawValue)" }, separator: ", ")
+        for row in try connection.query("""
+            SELECT v.practice_id, v.channel, count(*) AS referred, count(*) FILTER (WHERE v.listed) AS listed,
+                   count(*) FILTER (WHERE v.in_extract AND NOT v.listed) AS unlisted_in_extract,
+                   count(*) FILTER (WHERE NOT v.in_extract) AS not_in_extract, \(stageCounts)
+            FROM report_referrals v
+            WHERE v.run_id = ANY(\(ids)) AND \(Self.stillCovered("v"))
+            GROUP BY 1, 2
+            """) {
+            guard let channel = ContactChannel(rawValue: row.string("channel")) else { continue }
+            var counts: [ReferralMeasure: Int] = [:]
+            for m in ReferralMeasure.allCases { counts[m] = row.int(m.rawValue) ?? 0 }
+            referrals[row.string("practice_id"), default: [:]][channel] = counts
+        }
+        let measures = FunnelMeasure.allCases.filter { $0 != .eligible }
+        let counts = SQL(joining: measures.map { "count(*) FILTER (WHERE v.\(unsafeRaw: $0.rawValue)) AS \(unsafeRaw: $0.rawValue)" }, separator: ", ")
+        for row in try connection.query("""
+            SELECT coalesce(pr.age_band, 'unknown') AS age_band, coalesce(pr.sex, 'unknown') AS sex, count(*) AS eligible, \(counts)
+            FROM report_invitee_outcomes v
+            LEFT JOIN report_invitee_profiles pr ON pr.run_id = v.run_id AND pr.practice_id = v.practice_id AND pr.patient_id = v.patient_id
+            WHERE v.run_id = ANY(\(ids)) AND \(Self.stillCovered("v"))
+            GROUP BY 1, 2
+            """) {
+            for dimension in ProfileDimension.allCases {
+                let group = row.string(dimension.rawValue)
+                for m in FunnelMeasure.allCases {
+                    profiles[dimension, default: [:]][group, default: [:]][m, default: 0] += row.int(m.rawValue) ?? 0
+                }
+            }
         }
     }
 }

@@ -18,9 +18,11 @@ extension YieldReport {
                              generatedAt: Date = Date()) throws -> YieldReport {
         var builder = Builder(data: data)
         try builder.addAttrition()
-        builder.addFunnel()
+        try builder.addFunnel()
         builder.addPractices()
         try builder.addProxy()
+        try builder.addFlow()
+        try builder.addProfiles()
         let protected = suppression.map { $0.protect(builder.table) } ?? SmallNumberSuppression.unsuppressed(builder.table)
         guard protected.unresolved.isEmpty else {
             throw RecruitError.refused("small-number suppression could not protect \(protected.unresolved.count) count(s) of the report "
@@ -64,6 +66,10 @@ extension YieldReport {
         /// The proxy table's rows: by class, then the total (the funnel's cells).
         var proxyRows: [(proxy: String, label: String, cells: [FunnelMeasure: Cell], ratios: [FunnelRate: Int])] = []
         var denominator = Denominator(step: 0, label: "")
+        /// The flow's boxes beyond the funnel's cells, per practice (and `__total__`), in order.
+        var flowBoxes: [String: [(box: String, parent: String?, label: String, cell: Cell)]] = [:]
+        /// The comparison rows by age band and sex: (dimension, group, label, cells, ratios).
+        var profileRows: [(dimension: String, group: String, label: String, cells: [FunnelMeasure: Cell], ratios: [FunnelRate: Int])] = []
 
         init(data: YieldData) {
             self.data = data
@@ -119,7 +125,7 @@ extension YieldReport {
 
         // MARK: Funnel
 
-        mutating func addFunnel() {
+        mutating func addFunnel() throws {
             months = Array(Set(data.runs.map(\.month))).sorted()
             practiceIDs = Array(Set(chains.map(\.practiceID)).subtracting([YieldReport.total])).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             // Which runs cover each practice in each month.
@@ -139,19 +145,19 @@ extension YieldReport {
                         counts[.eligible, default: 0] += table.value(chain(run, p)!.remaining.last!)
                     }
                     counts[.ineligibleWorking] = (counts[.ineligibleInWork] ?? 0) + (counts[.ineligibleOffSickWithJob] ?? 0)
-                    let cells = addFunnelRow(p, m, counts: counts, margin: false)
+                    let cells = try addFunnelRow(p, m, counts: counts, margin: false)
                     table.relate(total: cells[.eligible]!, parts: runs.map { chain($0, p)!.remaining.last! })
                 }
                 let rows = months.compactMap { funnelCells[p]?[$0] }
-                addSumRow(p, YieldReport.allMonths, of: rows)
+                try addSumRow(p, YieldReport.allMonths, of: rows)
             }
             for m in months {
                 let rows = practiceIDs.compactMap { funnelCells[$0]?[m] }
-                let cells = addSumRow(YieldReport.total, m, of: rows)
+                let cells = try addSumRow(YieldReport.total, m, of: rows)
                 let runs = data.runs.filter { $0.month == m }.compactMap { chain($0.id, YieldReport.total) }
                 if !runs.isEmpty { table.relate(total: cells[.eligible]!, parts: runs.map { $0.remaining.last! }) }
             }
-            let all = addSumRow(YieldReport.total, YieldReport.allMonths, of: months.compactMap { funnelCells[YieldReport.total]?[$0] })
+            let all = try addSumRow(YieldReport.total, YieldReport.allMonths, of: months.compactMap { funnelCells[YieldReport.total]?[$0] })
             let byPractice = practiceIDs.compactMap { funnelCells[$0]?[YieldReport.allMonths] }
             for measure in FunnelMeasure.allCases where !byPractice.isEmpty {
                 table.relate(total: all[measure]!, parts: byPractice.map { $0[measure]! })
@@ -159,25 +165,32 @@ extension YieldReport {
         }
 
         @discardableResult
-        mutating func addSumRow(_ practice: String, _ month: String, of rows: [[FunnelMeasure: Cell]]) -> [FunnelMeasure: Cell] {
+        mutating func addSumRow(_ practice: String, _ month: String, of rows: [[FunnelMeasure: Cell]]) throws -> [FunnelMeasure: Cell] {
             var counts: [FunnelMeasure: Int] = [:]
             for m in FunnelMeasure.allCases { counts[m] = rows.reduce(0) { $0 + table.value($1[m]!) } }
-            let cells = addFunnelRow(practice, month, counts: counts, margin: true)
+            let cells = try addFunnelRow(practice, month, counts: counts, margin: true)
             for m in FunnelMeasure.allCases where !rows.isEmpty {
                 table.relate(total: cells[m]!, parts: rows.map { $0[m]! })
             }
             return cells
         }
 
-        mutating func addFunnelRow(_ practice: String, _ month: String, counts: [FunnelMeasure: Int], margin: Bool) -> [FunnelMeasure: Cell] {
-            let (cells, ratios) = addMeasureRow("funnel \(practice) \(month)", counts: counts, margin: margin)
+        mutating func addFunnelRow(_ practice: String, _ month: String, counts: [FunnelMeasure: Int], margin: Bool) throws -> [FunnelMeasure: Cell] {
+            let (cells, ratios) = try addMeasureRow("funnel \(practice) \(month)", counts: counts, margin: margin)
             funnelCells[practice, default: [:]][month] = cells
             funnelRatios[practice, default: [:]][month] = ratios
             return cells
         }
 
         /// One row of funnel measures: its cells, the relations within it, and its printed rates.
-        mutating func addMeasureRow(_ name: String, counts: [FunnelMeasure: Int], margin: Bool) -> ([FunnelMeasure: Cell], [FunnelRate: Int]) {
+        mutating func addMeasureRow(_ name: String, counts: [FunnelMeasure: Int], margin: Bool) throws -> ([FunnelMeasure: Cell], [FunnelRate: Int]) {
+            for (total, parts) in FunnelMeasure.rowRelations {
+                let sum = parts.reduce(0) { $0 + (counts[$1] ?? 0) }
+                guard sum == counts[total] ?? 0 else {
+                    throw RecruitError.refused("\(name): \(total.rawValue) is \(counts[total] ?? 0) but its parts (\(parts.map(\.rawValue).joined(separator: ", "))) "
+                                               + "add up to \(sum): the runs' lists and the recorded outcomes disagree; nothing was written")
+                }
+            }
             var cells: [FunnelMeasure: Cell] = [:]
             for m in FunnelMeasure.allCases {
                 cells[m] = table.add(counts[m] ?? 0, name: "\(name) \(m.rawValue)", isMargin: margin)
@@ -211,7 +224,7 @@ extension YieldReport {
             }
             var classRows: [[FunnelMeasure: Cell]] = []
             for cls in proxy.counts.keys.sorted() {
-                let (cells, ratios) = addMeasureRow("proxy \(cls.key)", counts: proxy.counts[cls]!, margin: false)
+                let (cells, ratios) = try addMeasureRow("proxy \(cls.key)", counts: proxy.counts[cls]!, margin: false)
                 proxyRows.append((cls.key, cls.label, cells, ratios))
                 classRows.append(cells)
             }
@@ -219,6 +232,111 @@ extension YieldReport {
                 table.relate(total: all[m]!, parts: classRows.map { $0[m]! })
             }
             proxyRows.append((YieldReport.total, "All invitees", all, allRatios))
+        }
+
+        // MARK: The study's flow
+
+        /// The flow past the list, per practice and in total: the screened-out
+        /// and decliners by reason code, each referral channel's box, and the
+        /// consented by channel. The funnel's cells are the letter's boxes; the
+        /// cells added here are related to them and to each other (practices
+        /// add up to the total), so nothing suppressed can be recovered.
+        mutating func addFlow() throws {
+            var codes: [CodedOutcome: Set<String>] = [:]
+            for byKind in data.reasonCodes.values { for (kind, counts) in byKind { codes[kind, default: []].formUnion(counts.keys) } }
+            let channels = ContactChannel.referrals.filter { c in data.referrals.values.contains { $0[c] != nil } }
+            func ordered(_ set: Set<String>) -> [String] {
+                set.subtracting([FlowCounts.notCoded]).sorted() + (set.contains(FlowCounts.notCoded) ? [FlowCounts.notCoded] : [])
+            }
+            var practiceBoxes: [[String: Cell]] = []
+            for p in practiceIDs + [YieldReport.total] {
+                let isTotal = p == YieldReport.total
+                guard let funnel = funnelCells[p]?[YieldReport.allMonths] else { continue }
+                var boxes: [(box: String, parent: String?, label: String, cell: Cell)] = []
+                func add(_ box: String, parent: String?, label: String, value: Int) -> Cell {
+                    let cell: Cell
+                    if isTotal {
+                        let parts = practiceBoxes.compactMap { $0[box] }
+                        cell = table.add(parts.reduce(0) { $0 + table.value($1) }, name: "flow \(p) \(box)", isMargin: true)
+                        table.relate(total: cell, parts: parts)
+                    } else {
+                        cell = table.add(value, name: "flow \(p) \(box)")
+                    }
+                    boxes.append((box, parent, label, cell))
+                    return cell
+                }
+                for kind in CodedOutcome.allCases {
+                    let kindCodes = ordered(codes[kind] ?? [])
+                    guard !kindCodes.isEmpty else { continue }
+                    let cells = kindCodes.map { code in
+                        add("\(kind.rawValue):\(code)", parent: kind.rawValue, label: code == FlowCounts.notCoded ? "No reason code" : code,
+                            value: data.reasonCodes[p]?[kind]?[code] ?? 0)
+                    }
+                    let whole = table.value(funnel[kind.measure]!), sum = cells.reduce(0) { $0 + table.value($1) }
+                    guard whole == sum else {
+                        throw RecruitError.refused("practice \(p): \(sum) \(kind.rawValue) invitees by reason code, \(whole) in the funnel; nothing was written")
+                    }
+                    table.relate(total: funnel[kind.measure]!, parts: cells)
+                }
+                var consentParts = [funnel[.consented]!]
+                for channel in channels {
+                    let counts = data.referrals[p]?[channel] ?? [:]
+                    let key = "referral:\(channel.rawValue)"
+                    var cells: [ReferralMeasure: Cell] = [:]
+                    for m in ReferralMeasure.allCases {
+                        cells[m] = add(m == .referred ? key : "\(key):\(m.rawValue)", parent: m == .referred ? nil : key,
+                                       label: m == .referred ? Self.channelLabel(channel) : m.label, value: counts[m] ?? 0)
+                    }
+                    for parts in ReferralMeasure.relations {
+                        let sum = parts.reduce(0) { $0 + table.value(cells[$1]!) }
+                        guard sum == table.value(cells[.referred]!) else {
+                            throw RecruitError.refused("practice \(p): the \(channel.rawValue) referrals do not add up; nothing was written")
+                        }
+                        table.relate(total: cells[.referred]!, parts: parts.map { cells[$0]! })
+                    }
+                    consentParts.append(cells[.consented]!)
+                }
+                if !channels.isEmpty {
+                    let all = add("consented:all", parent: nil, label: "Consented, every channel", value: consentParts.reduce(0) { $0 + table.value($1) })
+                    table.relate(total: all, parts: consentParts)
+                }
+                if !isTotal { practiceBoxes.append(Dictionary(uniqueKeysWithValues: boxes.map { ($0.box, $0.cell) })) }
+                flowBoxes[p] = boxes
+            }
+        }
+
+        static func channelLabel(_ c: ContactChannel) -> String {
+            switch c {
+            case .letter: return "Letter"
+            case .selfReferral: return "Self-referral"
+            case .gpReferral: return "GP referral"
+            case .other: return "Other route"
+            }
+        }
+
+        /// Responders against non-responders (and the consented against the
+        /// rest) by age band and by sex: full funnel rows per group, adding up
+        /// to the funnel's all-months total cell by cell.
+        mutating func addProfiles() throws {
+            guard let all = funnelCells[YieldReport.total]?[YieldReport.allMonths] else { return }
+            for dimension in ProfileDimension.allCases {
+                guard let groups = data.profiles[dimension], !groups.isEmpty else { continue }
+                var rows: [[FunnelMeasure: Cell]] = []
+                for group in dimension.sorted(groups.keys) {
+                    var counts = groups[group]!
+                    counts[.ineligibleWorking] = (counts[.ineligibleInWork] ?? 0) + (counts[.ineligibleOffSickWithJob] ?? 0)
+                    let (cells, ratios) = try addMeasureRow("\(dimension.rawValue) \(group)", counts: counts, margin: false)
+                    profileRows.append((dimension.rawValue, group, dimension.groupLabel(group), cells, ratios))
+                    rows.append(cells)
+                }
+                for m in FunnelMeasure.allCases {
+                    let sum = rows.reduce(0) { $0 + table.value($1[m]!) }
+                    guard sum == table.value(all[m]!) else {
+                        throw RecruitError.refused("the invitees by \(dimension.rawValue) count \(sum) as \(m.rawValue), the funnel \(table.value(all[m]!)); nothing was written")
+                    }
+                    table.relate(total: all[m]!, parts: rows.map { $0[m]! })
+                }
+            }
         }
 
         // MARK: Practices
@@ -309,6 +427,42 @@ extension YieldReport {
                              rates: row.ratios.reduce(into: [String: String?]()) { $0[$1.key.rawValue] = .some(p.rate($1.value)) })
                 })
             }
+            var flow: [FlowBox] = []
+            for practice in practiceIDs + [YieldReport.total] {
+                guard let cells = funnelCells[practice]?[YieldReport.allMonths] else { continue }
+                let added = flowBoxes[practice] ?? []
+                for (box, parent, m) in YieldReport.letterFlow {
+                    flow.append(FlowBox(practiceID: practice, box: box, parent: parent, label: YieldReport.flowLabel(box, m), count: p[cells[m]!]))
+                    for a in added where a.parent == box {
+                        flow.append(FlowBox(practiceID: practice, box: a.box, parent: a.parent, label: a.label, count: p[a.cell]))
+                    }
+                }
+                for a in added where a.parent == nil || a.parent!.hasPrefix("referral:") {
+                    flow.append(FlowBox(practiceID: practice, box: a.box, parent: a.parent, label: a.label, count: p[a.cell]))
+                }
+            }
+            func comparison(_ dimension: String, _ group: String, _ label: String, _ cells: [FunnelMeasure: Cell], _ ratios: [FunnelRate: Int]) -> ComparisonRow {
+                ComparisonRow(dimension: dimension, group: group, label: label,
+                              counts: Dictionary(uniqueKeysWithValues: ComparisonRow.measures.map { ($0.rawValue, p[cells[$0]!]) }),
+                              rates: Dictionary(uniqueKeysWithValues: ComparisonRow.rates.map { ($0.rawValue, p.rate(ratios[$0]!)) }))
+            }
+            var comparisons: [ComparisonRow] = []
+            if let all = funnelCells[YieldReport.total]?[YieldReport.allMonths], let allRatios = funnelRatios[YieldReport.total]?[YieldReport.allMonths] {
+                for practice in practiceIDs {
+                    comparisons.append(comparison("practice", practice, practice, funnelCells[practice]![YieldReport.allMonths]!,
+                                                  funnelRatios[practice]![YieldReport.allMonths]!))
+                }
+                comparisons.append(comparison("practice", YieldReport.total, "All practices", all, allRatios))
+                for row in proxyRows {
+                    comparisons.append(comparison("evidence", row.proxy, row.label, row.cells, row.ratios))
+                }
+                for dimension in ProfileDimension.allCases {
+                    let rows = profileRows.filter { $0.dimension == dimension.rawValue }
+                    guard !rows.isEmpty else { continue }
+                    for row in rows { comparisons.append(comparison(row.dimension, row.group, row.label, row.cells, row.ratios)) }
+                    comparisons.append(comparison(dimension.rawValue, YieldReport.total, "All invitees", all, allRatios))
+                }
+            }
             var versions: [String] = []
             for r in data.runs where !versions.contains(r.cohortVersion) { versions.append(r.cohortVersion) }
             let rule = suppression.map(\.statement)
@@ -318,7 +472,31 @@ extension YieldReport {
                 generatedAt: YieldReport.timestamp(generatedAt), toolVersion: ToolInfo.version,
                 suppression: Suppression(applied: suppression != nil, rule: rule, smallCounts: p.smallCount, secondaryCounts: p.secondaryCount),
                 denominator: denominator, months: months, runs: runs, attrition: attrition, funnel: funnel, practices: practices,
-                proxy: proxyRows.isEmpty ? nil : proxy)
+                proxy: proxyRows.isEmpty ? nil : proxy, flow: flow, comparisons: comparisons)
+        }
+    }
+
+    /// The list's boxes of the flow, in order: (box, parent, the funnel measure it shows).
+    static let letterFlow: [(String, String?, FunnelMeasure)] = [
+        ("listed", nil, .eligible),
+        ("screened_out", "listed", .screenedOut), ("not_invited", "listed", .notInvited),
+        ("review_not_recorded", "listed", .reviewNotRecorded), ("invited", "listed", .invited),
+        ("no_reply", "invited", .noReply), ("replied", "invited", .replied),
+        ("declined", "replied", .declined), ("opted_out", "replied", .optedOut), ("responded", "replied", .responded),
+        ("ineligible", "responded", .ineligible),
+        ("ineligible:in_work", "ineligible", .ineligibleInWork), ("ineligible:off_sick_with_job", "ineligible", .ineligibleOffSickWithJob),
+        ("ineligible:not_chronic_pain", "ineligible", .ineligibleNotChronicPain), ("ineligible:other", "ineligible", .ineligibleOther),
+        ("ineligible:not_recorded", "ineligible", .ineligibleReasonNotRecorded),
+        ("screened_eligible", "responded", .screenedEligible),
+        ("consented", "screened_eligible", .consented), ("eligible_not_consented", "screened_eligible", .eligibleNotConsented),
+        ("withdrawn", "consented", .withdrawn),
+    ]
+
+    static func flowLabel(_ box: String, _ m: FunnelMeasure) -> String {
+        switch m {
+        case .eligible: return "On the list"
+        case .responded: return "Replied and screened by the study"
+        default: return m.label
         }
     }
 

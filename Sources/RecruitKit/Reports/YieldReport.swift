@@ -114,6 +114,37 @@ public struct YieldReport: Codable, Sendable {
         public var rates: [String: String?]
     }
 
+    /// One box of the study's flow (CONSORT), per practice and `__total__`,
+    /// every selected run pooled: the list's boxes (listed → screened out, by
+    /// reason code → invited → no reply / replied → …), each referral
+    /// channel's box, and the consented by channel.
+    public struct FlowBox: Codable, Sendable, Hashable {
+        public var practiceID: String
+        /// A stable key: `listed`, `screened_out:clinical`, `referral:self_referral:consented`, `consented:all`, ….
+        public var box: String
+        /// The box this one is part of; nil at the top of a flow.
+        public var parent: String?
+        public var label: String
+        public var count: PublishedCount
+
+        enum CodingKeys: String, CodingKey { case practiceID = "practice_id", box, parent, label, count }
+    }
+
+    /// Responders against non-responders, and the consented against the rest, among the invited.
+    public struct ComparisonRow: MeasureRow, Codable, Sendable, Hashable {
+        /// `practice`, `evidence`, `age_band` or `sex`.
+        public var dimension: String
+        /// The practice, evidence class, band or sex; `__total__` for all invitees.
+        public var group: String
+        public var label: String
+        public var counts: [String: PublishedCount]
+        public var rates: [String: String?]
+
+        /// The counts and rates a comparison row carries.
+        public static let measures: [FunnelMeasure] = [.invited, .replied, .noReply, .consented, .notConsented]
+        public static let rates: [FunnelRate] = [.repliedOfInvited, .consentedOfInvited]
+    }
+
     public struct Suppression: Codable, Sendable, Hashable {
         /// false: `--no-suppression` (for use inside the practice only).
         public var applied: Bool
@@ -148,10 +179,12 @@ public struct YieldReport: Codable, Sendable {
     public var practices: [PracticeRow]
     /// nil when no selected run has the proxy criterion.
     public var proxy: ProxySection?
+    public var flow: [FlowBox] = []
+    public var comparisons: [ComparisonRow] = []
 
     enum CodingKeys: String, CodingKey {
         case cohortName = "cohort_name", cohortVersions = "cohort_versions", generatedAt = "generated_at"
-        case toolVersion = "tool_version", suppression, denominator, months, runs, attrition, funnel, practices, proxy
+        case toolVersion = "tool_version", suppression, denominator, months, runs, attrition, funnel, practices, proxy, flow, comparisons
     }
 
     /// The funnel row for a practice and month.

@@ -2,10 +2,10 @@ import Foundation
 import Logging
 import Postgres
 
-/// Writes a yield report's four files and records the export in the audit trail.
+/// Writes a yield report's files and records the export in the audit trail.
 public enum YieldReportExporter {
     /// The files a yield report's export writes, in this order.
-    public static let fileNames = ["attrition.csv", "funnel.csv", "proxy.csv", "yields.json", "report.html"]
+    public static let fileNames = ["attrition.csv", "funnel.csv", "proxy.csv", "flow.csv", "comparison.csv", "yields.json", "report.html"]
 
     /// Which report is exported: the whole yield report, or its proxy table alone.
     public enum Kind: String, Sendable {
@@ -87,6 +87,8 @@ public enum YieldReportExporter {
             case "attrition.csv": return Data(report.attritionCSV.utf8)
             case "funnel.csv": return Data(report.funnelCSV.utf8)
             case "proxy.csv": return Data(report.proxyCSV.utf8)
+            case "flow.csv": return Data(report.flowCSV.utf8)
+            case "comparison.csv": return Data(report.comparisonCSV.utf8)
             case "yields.json":
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

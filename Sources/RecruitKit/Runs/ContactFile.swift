@@ -119,14 +119,15 @@ final class ContactFile {
     /// A row's practice_id and patient_id, each checked, a problem added for each bad one.
     ///
     /// - Returns: the two values, and whether both are valid.
-    static func checkIDs(_ row: Row, _ problems: inout ImportProblems) -> (practice: String, patient: String, ok: Bool) {
+    ///   `patientOptional`: an empty patient_id is allowed (a referral of someone not in the extract).
+    static func checkIDs(_ row: Row, _ problems: inout ImportProblems, patientOptional: Bool = false) -> (practice: String, patient: String, ok: Bool) {
         let practice = row["practice_id"] ?? ""
         let patient = row["patient_id"] ?? ""
         var ok = true
         if !isPracticeId(practice) {
             problems.add(line: row.line, column: "practice_id", message: practiceIdRule); ok = false
         }
-        if !isPatientId(patient) {
+        if !(patientOptional && patient.isEmpty) && !isPatientId(patient) {
             problems.add(line: row.line, column: "patient_id", message: patientIdRule); ok = false
         }
         return (practice, patient, ok)

@@ -38,6 +38,8 @@ public struct ContactImportReport: Sendable, Codable {
     public var screenedOutReasonsNotStored: Int = 0
     /// Rows per outcome and reason code (`reason_code`: stored and counted, unlike a free-text reason).
     public var reasonCodes: [String: [String: Int]] = [:]
+    /// Rows per referral channel (`channel` other than `letter`).
+    public var referrals: [String: Int] = [:]
     /// Lines of rows left empty (no outcome, date or reason: a pack's feedback.csv not filled in for them), skipped.
     public var skippedEmptyLines: [Int] = []
     /// The earliest and latest index date (history invitations).
@@ -51,7 +53,7 @@ public struct ContactImportReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case status, kind, cohort, file, sha256, importId = "import_id", rows, practices, runIds = "run_ids", outcomes
         case ineligibleReasons = "ineligible_reasons", screenedOutReasonsNotStored = "screened_out_reasons_not_stored"
-        case skippedEmptyLines = "skipped_empty_lines", reasonCodes = "reason_codes"
+        case skippedEmptyLines = "skipped_empty_lines", reasonCodes = "reason_codes", referrals
         case firstIndexDate = "first_index_date", lastIndexDate = "last_index_date", warnings
         case auditEntryId = "audit_entry_id", previous
     }
@@ -82,6 +84,9 @@ public struct ContactImportReport: Sendable, Codable {
         }
         for (outcome, codes) in reasonCodes.sorted(by: { $0.key < $1.key }) {
             lines.append("Reason codes, \(outcome): " + codes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if !referrals.isEmpty {
+            lines.append("Referrals (rows by channel): " + referrals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         if screenedOutReasonsNotStored > 0 {
             lines.append("\(screenedOutReasonsNotStored) screened-out reason\(screenedOutReasonsNotStored == 1 ? "" : "s") not stored (free text stays at the practice).")

@@ -33,3 +33,22 @@ public enum IneligibleReason: String, Sendable, Codable, CaseIterable {
 
     public static var allowedList: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
+
+/// How a person came to the study (feedback `channel`).
+public enum ContactChannel: String, Sendable, Codable, CaseIterable {
+    /// The practice's invitation letter (the default).
+    case letter
+    case selfReferral = "self_referral"
+    case gpReferral = "gp_referral"
+    case other
+
+    /// The channels other than the letter: a person who came this way is a referral.
+    public static let referrals: [ContactChannel] = [.selfReferral, .gpReferral, .other]
+
+    public static var allowedList: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+extension ContactOutcome {
+    /// The outcomes that answer a contact (a letter or a referral): what a referral may record.
+    public static let responses: Set<ContactOutcome> = [.declined, .optedOut, .responded, .ineligible, .consented, .withdrawn]
+}

@@ -5,8 +5,12 @@ import Postgres
 /// Imports a practice's feedback on invitation lists (`recruit feedback import`).
 ///
 /// The file is CSV with the columns `practice_id,patient_id,run_id,outcome,date`
-/// and an optional `reason`. Each row records one outcome for one patient of
-/// one issued run's list. The import is all-or-nothing: any problem refuses
+/// and optional `reason`, `reason_code` and `channel`. Each row records one
+/// outcome for one patient of one issued run's list, or (a `channel` other
+/// than `letter`) a referral: someone who came by self-referral, a GP's
+/// referral or another route, on the list or not, recorded against the run's
+/// cohort and practice, with their pseudonymised id when they are in the
+/// extract and without one (`patient_id` empty, one row per person) when not. The import is all-or-nothing: any problem refuses
 /// the whole file with every problem's line, and nothing is recorded but an
 /// audit entry saying so. The same file again (same SHA-256) is a no-op.
 ///
@@ -16,8 +20,15 @@ import Postgres
 /// - `outcome` is not one of ``ContactOutcome``; `date` is not a valid `YYYY-MM-DD`;
 /// - `reason` is not one of ``IneligibleReason`` for `ineligible`, or is given
 ///   for an outcome other than `ineligible` and `screened_out`;
+/// - `channel` is not one of ``ContactChannel``; a referral's outcome is not a
+///   response (declined, opted_out, responded, ineligible, consented, withdrawn);
 /// - the run is unknown, or was never issued (a draft or a dry run);
-/// - the practice is not one the run covered, or the patient is not on the run's list for it;
+/// - the practice is not one the run covered, or (a letter's row) the patient
+///   is not on the run's list for it, or (a referral with an id) the patient
+///   is neither in the practice's current extract nor on one of its lists;
+/// - a letter's response for someone screened out or not invited (no letter
+///   went: their reply came by another channel), or responses of one patient
+///   and run through two channels;
 /// - the date is before the day the run was made, or after today;
 /// - the same outcome for the same patient and run appears twice in the file,
 ///   or was already recorded by an earlier import;
@@ -29,7 +40,7 @@ import Postgres
 /// only to count them, and never stored, logged or reported.
 public struct FeedbackImporter {
     public static let requiredColumns = ["practice_id", "patient_id", "run_id", "outcome", "date"]
-    public static let optionalColumns = ["reason", "reason_code"]
+    public static let optionalColumns = ["reason", "reason_code", "channel"]
 
     let database: Database
     let logger: Logger
@@ -86,15 +97,15 @@ public struct FeedbackImporter {
         let file = try ContactFile(url: url, required: Self.requiredColumns, optional: Self.optionalColumns)
         try conn.execute("""
             CREATE TEMP TABLE import_feedback (
-              line bigint PRIMARY KEY, practice_id text NOT NULL, patient_id text NOT NULL, run_id bigint NOT NULL,
-              outcome text NOT NULL, reason text, outcome_date date NOT NULL, reason_code text
+              line bigint PRIMARY KEY, practice_id text NOT NULL, patient_id text, run_id bigint NOT NULL,
+              outcome text NOT NULL, reason text, outcome_date date NOT NULL, reason_code text, channel text NOT NULL
             ) ON COMMIT DROP
             """)
         var rows = 0
         var reasonsNotStored = 0
         // Rows of a pack's pre-filled feedback.csv that the practice left empty: reported and skipped, never guessed.
         var leftEmpty: [Int] = []
-        try conn.copyIn("COPY import_feedback (line, practice_id, patient_id, run_id, outcome, reason, outcome_date, reason_code) FROM STDIN") { writer in
+        try conn.copyIn("COPY import_feedback (line, practice_id, patient_id, run_id, outcome, reason, outcome_date, reason_code, channel) FROM STDIN") { writer in
             while let row = try file.next(problems: &problems) {
                 let line = row.line
                 if ["outcome", "date", "reason", "reason_code"].allSatisfy({ (row[$0] ?? "").trimmingCharacters(in: .whitespaces).isEmpty }) {
@@ -102,7 +113,16 @@ public struct FeedbackImporter {
                     continue
                 }
                 rows += 1
-                var (practice, patient, ok) = ContactFile.checkIDs(row, &problems)
+                let channelText = (row["channel"] ?? "").trimmingCharacters(in: .whitespaces)
+                let channel = channelText.isEmpty ? .letter : ContactChannel(rawValue: channelText)
+                var ok = true
+                if channel == nil {
+                    problems.add(line: line, column: "channel", message: "not one of \(ContactChannel.allowedList)"); ok = false
+                }
+                // A referral of someone not in the extract has no pseudonymised id.
+                let anonymousReferral = channel != .letter && (row["patient_id"] ?? "").isEmpty
+                var (practice, patient, idsOK) = ContactFile.checkIDs(row, &problems, patientOptional: anonymousReferral)
+                ok = ok && idsOK
                 let runText = row["run_id"] ?? ""
                 let runId = runText.utf8.allSatisfy({ (48...57).contains($0) }) && runText.utf8.count <= 18 ? Int(runText) : nil
                 if runId == nil || runId == 0 {
@@ -111,6 +131,11 @@ public struct FeedbackImporter {
                 let outcome = ContactOutcome(rawValue: row["outcome"] ?? "")
                 if outcome == nil {
                     problems.add(line: line, column: "outcome", message: "not one of \(ContactOutcome.allowedList)"); ok = false
+                } else if let channel, channel != .letter, let outcome, !ContactOutcome.responses.contains(outcome) {
+                    problems.add(line: line, column: "outcome",
+                                 message: "a \(channel.rawValue) has no GP review or letter: its outcome is one of "
+                                    + ContactOutcome.allCases.filter { ContactOutcome.responses.contains($0) }.map(\.rawValue).joined(separator: ", "))
+                    ok = false
                 }
                 let date = LocalDate(iso: row["date"] ?? "")
                 if date == nil {
@@ -145,9 +170,11 @@ public struct FeedbackImporter {
                         code = codeText
                     }
                 }
-                guard ok, let runId, let outcome, let date else { continue }
-                try writer.write([String(line), practice, patient, String(runId), outcome.rawValue,
-                                  ContactHistory.copyField(reason), date.description, ContactHistory.copyField(code)].joined(separator: "\t") + "\n")
+                guard ok, let runId, let outcome, let date, let channel else { continue }
+                if anonymousReferral { patient = "" }
+                try writer.write([String(line), practice, ContactHistory.copyField(patient.isEmpty ? nil : patient), String(runId), outcome.rawValue,
+                                  ContactHistory.copyField(reason), date.description, ContactHistory.copyField(code),
+                                  channel.rawValue].joined(separator: "\t") + "\n")
             }
         }
         if rows == 0 && problems.isEmpty {
@@ -178,8 +205,8 @@ public struct FeedbackImporter {
             """)[0].int("import_id") ?? 0
         try conn.execute("""
             INSERT INTO contact_outcomes (import_id, cohort_name, practice_id, patient_id, run_id, outcome, reason,
-                                          outcome_date, recorded_at, source_line, reason_code)
-            SELECT \(importId), \(cohort), practice_id, patient_id, run_id, outcome, reason, outcome_date, \(at)::timestamptz, line, reason_code
+                                          outcome_date, recorded_at, source_line, reason_code, channel)
+            SELECT \(importId), \(cohort), practice_id, patient_id, run_id, outcome, reason, outcome_date, \(at)::timestamptz, line, reason_code, channel
             FROM import_feedback ORDER BY line
             """)
 
@@ -188,6 +215,9 @@ public struct FeedbackImporter {
         report.rows = rows
         report.screenedOutReasonsNotStored = reasonsNotStored
         report.skippedEmptyLines = leftEmpty
+        for r in try conn.query("SELECT channel, count(*) AS n FROM import_feedback WHERE channel <> 'letter' GROUP BY 1") {
+            report.referrals[r.string("channel")] = r.int("n") ?? 0
+        }
         for r in try conn.query("SELECT outcome, reason_code, count(*) AS n FROM import_feedback WHERE reason_code IS NOT NULL GROUP BY 1, 2") {
             report.reasonCodes[r.string("outcome"), default: [:]][r.string("reason_code")] = r.int("n") ?? 0
         }
@@ -221,6 +251,7 @@ public struct FeedbackImporter {
                 "screened_out_reasons_not_stored": .int(reasonsNotStored),
                 "rows_left_empty": .int(leftEmpty.count),
                 "reason_codes": .object(report.reasonCodes.mapValues { .object($0.mapValues(JSONValue.int)) }),
+                "referral_rows": .object(report.referrals.mapValues(JSONValue.int)),
                 "ignored_columns": .array(file.ignoredColumns.map(JSONValue.string)),
             ])
         return report
@@ -249,18 +280,27 @@ public struct FeedbackImporter {
                 default: return "run \(run) is a draft, not issued: feedback is recorded only for issued runs"
                 }
             }, column: "run_id")
-        // Not on the run's list.
+        // A letter's row: on the run's list. A referral: a practice the run covered, and
+        // an id (when given) of someone in the practice's extract or on one of its lists.
         try collect("""
-            SELECT f.line, f.run_id, EXISTS (SELECT 1 FROM run_practices p WHERE p.run_id = f.run_id AND p.practice_id = f.practice_id) AS covered,
+            SELECT f.line, f.run_id, f.channel, EXISTS (SELECT 1 FROM run_practices p WHERE p.run_id = f.run_id AND p.practice_id = f.practice_id) AS covered,
                    count(*) OVER () AS total
             FROM import_feedback f JOIN runs r ON r.run_id = f.run_id AND r.status = \(RunStatus.issued.rawValue)
-            WHERE NOT EXISTS (SELECT 1 FROM run_invitations i
-                              WHERE i.run_id = f.run_id AND i.practice_id = f.practice_id AND i.patient_id = f.patient_id)
+            WHERE CASE WHEN f.channel = \(ContactChannel.letter.rawValue)
+                       THEN NOT EXISTS (SELECT 1 FROM run_invitations i
+                                        WHERE i.run_id = f.run_id AND i.practice_id = f.practice_id AND i.patient_id = f.patient_id)
+                       ELSE NOT EXISTS (SELECT 1 FROM run_practices p WHERE p.run_id = f.run_id AND p.practice_id = f.practice_id)
+                            OR (f.patient_id IS NOT NULL
+                                AND NOT EXISTS (SELECT 1 FROM current_patients cp WHERE cp.practice_id = f.practice_id AND cp.patient_id = f.patient_id)
+                                AND NOT EXISTS (SELECT 1 FROM run_invitations i WHERE i.practice_id = f.practice_id AND i.patient_id = f.patient_id))
+                  END
             ORDER BY f.line LIMIT \(limit)
             """, { row in
-                row.bool("covered") == true
+                row.bool("covered") != true ? "the practice is not one that run \(row.string("run_id")) covered"
+                    : row.string("channel") == ContactChannel.letter.rawValue
                     ? "the patient is not on run \(row.string("run_id"))'s list for this practice"
-                    : "the practice is not one that run \(row.string("run_id")) covered"
+                        + " (someone who came by another route is recorded with channel self_referral, gp_referral or other)"
+                    : "the patient is not in this practice's extract: a referral of someone not in the extract is recorded with patient_id empty"
             }, column: "patient_id")
         // Dates: not before the run was made, not in the future.
         try collect("""
@@ -277,6 +317,7 @@ public struct FeedbackImporter {
         try collect("""
             SELECT line, first_line, count(*) OVER () AS total FROM (
               SELECT line, min(line) OVER (PARTITION BY run_id, practice_id, patient_id, outcome) AS first_line FROM import_feedback
+              WHERE patient_id IS NOT NULL
             ) d WHERE line <> first_line
             ORDER BY line LIMIT \(limit)
             """, { "duplicate of line \($0.string("first_line")) (the same outcome for the same patient and run)" })
@@ -307,5 +348,40 @@ public struct FeedbackImporter {
             GROUP BY f.line ORDER BY f.line LIMIT \(limit)
             """, { "contradicts the outcome recorded for this patient and run by import #\($0.string("import_id")) (screened_out, invited and not_invited exclude each other)" },
             column: "outcome")
+        // A letter's response for someone the practice did not write to (screened out or not invited), in the file or recorded.
+        let responses = ContactOutcome.allCases.filter { ContactOutcome.responses.contains($0) }.map(\.rawValue)
+        try collect("""
+            SELECT f.line, r.outcome, r.source, count(*) OVER () AS total
+            FROM import_feedback f
+            CROSS JOIN LATERAL (
+              SELECT g.outcome, 'line ' || g.line AS source FROM import_feedback g
+              WHERE g.run_id = f.run_id AND g.practice_id = f.practice_id AND g.patient_id = f.patient_id AND g.outcome IN ('screened_out', 'not_invited')
+              UNION ALL
+              SELECT c.outcome, 'import #' || c.import_id FROM contact_outcomes c
+              WHERE c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id AND c.outcome IN ('screened_out', 'not_invited')
+              LIMIT 1
+            ) r
+            WHERE f.channel = \(ContactChannel.letter.rawValue) AND f.outcome = ANY(\(responses)::text[])
+            ORDER BY f.line LIMIT \(limit)
+            """, { "the patient is recorded as \($0.string("outcome")) (\($0.string("source"))), so no letter went: "
+                     + "a reply from them came by another route (channel self_referral, gp_referral or other)" }, column: "channel")
+        // One person's responses to one run come through one channel.
+        try collect("""
+            SELECT f.line, r.channel, r.source, count(*) OVER () AS total
+            FROM import_feedback f
+            CROSS JOIN LATERAL (
+              SELECT g.channel, 'line ' || g.line AS source FROM import_feedback g
+              WHERE g.run_id = f.run_id AND g.practice_id = f.practice_id AND g.patient_id = f.patient_id
+                AND g.outcome = ANY(\(responses)::text[]) AND g.channel <> f.channel AND g.line < f.line
+              UNION ALL
+              SELECT c.channel, 'import #' || c.import_id FROM contact_outcomes c
+              WHERE c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id
+                AND c.outcome = ANY(\(responses)::text[]) AND c.channel <> f.channel
+              LIMIT 1
+            ) r
+            WHERE f.outcome = ANY(\(responses)::text[])
+            ORDER BY f.line LIMIT \(limit)
+            """, { "the patient's responses to this run came through \($0.string("channel")) (\($0.string("source"))): one person comes by one channel per run" },
+            column: "channel")
     }
 }

@@ -12,9 +12,12 @@ struct ReportCommand: ParsableCommand {
 
     struct Yields: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the yield report of a cohort's runs: attrition, yield by practice, recruitment funnel and trend.",
+            abstract: "Write the yield report of a cohort's runs: attrition, yield by practice, recruitment funnel, the study's flow, responders and trend.",
             discussion: """
-                Writes DIR/attrition.csv, DIR/funnel.csv, DIR/proxy.csv (outcomes by out-of-work evidence: see report proxy), DIR/yields.json and DIR/report.html (one self-contained page: \
+                Writes DIR/attrition.csv, DIR/funnel.csv, DIR/proxy.csv (outcomes by out-of-work evidence: see report proxy), \
+                DIR/flow.csv (the study's flow past the list: screened out by reason code, invited, replied, ineligible by reason, \
+                consented, and each referral channel's box), DIR/comparison.csv (responders against non-responders and the consented \
+                against the rest, by practice, evidence, age band and sex), DIR/yields.json and DIR/report.html (one self-contained page: \
                 no scripts, nothing fetched, printable). By default it covers every issued run of the cohort.
 
                 Small-number suppression is on: counts from 1 to 7 are shown as ≤7, every other count is rounded to the \
@@ -62,6 +65,20 @@ struct ReportCommand: ParsableCommand {
             Output.table(header: header, rows: rows, leftAligned: 1)
         }
 
+        /// The study's flow, all practices: each box indented under the one it is part of.
+        func printFlow(_ report: YieldReport) {
+            let boxes = report.flow.filter { $0.practiceID == YieldReport.total }
+            guard !boxes.isEmpty else { return }
+            var depth: [String: Int] = [:]
+            Output.line()
+            Output.line("The study's flow, all practices (flow.csv has every practice):")
+            for b in boxes {
+                let d = b.parent.map { (depth[$0] ?? 0) + 1 } ?? 0
+                depth[b.box] = d
+                Output.line(String(repeating: "  ", count: d + 1) + "\(b.label): \(b.count.text)")
+            }
+        }
+
         /// One screen: what was written, the yields by month, the latest run's attrition, and the report's path last.
         func printSummary(_ report: YieldReport, _ result: YieldReportExporter.Result) {
             let practices = report.practices.filter { $0.practiceID != YieldReport.total }.count
@@ -79,6 +96,7 @@ struct ReportCommand: ParsableCommand {
                 rows.append(["All months"] + [all[.eligible], all[.invited], all[.responded], all[.consented]].map(\.text))
             }
             Output.table(header: header, rows: rows, leftAligned: 0)
+            printFlow(report)
             if let latest = report.latestRun {
                 let steps = report.attrition(run: latest.runID)
                 if let start = steps.first, let end = steps.last {

@@ -46,6 +46,14 @@ extension HTMLPage {
         .sub { font-weight: 400; color: var(--muted); font-size: 0.8rem; white-space: nowrap; }
         .nowrap { white-space: nowrap; }
         .hash { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.8rem; color: var(--muted); }
+        .consort ul { list-style: none; margin: 0; padding-left: 22px; border-left: 2px solid var(--line); }
+        .consort > ul { padding-left: 0; border-left: none; margin-bottom: 10px; }
+        .consort li { margin: 4px 0; break-inside: avoid; page-break-inside: avoid; }
+        .fbox { display: inline-block; border: 1.3px solid #4a5563; border-radius: 4px; padding: 2px 10px; background: #fff; }
+        .consort > ul > li > .fbox { background: var(--accent-soft); border-color: var(--accent); }
+        .consort ul.referrals > li > .fbox { background: #fdf1e7; border-color: var(--c2); }
+        .consort ul.consent > li > .fbox { background: #e7f5ef; border-color: var(--c3); font-weight: 600; }
+        .fcount { font-weight: 700; font-variant-numeric: tabular-nums; margin-left: 6px; }
         /* SVG */
         .flow .step rect { fill: #fff; stroke: #4a5563; stroke-width: 1.3; }
         .flow .step.first rect { fill: #f3f5f8; }

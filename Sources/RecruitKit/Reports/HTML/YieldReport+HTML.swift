@@ -33,6 +33,8 @@ struct HTMLPage {
         out += practices()
         out += funnel()
         out += proxy()
+        out += flow()
+        out += comparisons()
         out += trend()
         out += facts()
         out += "</body>\n</html>\n"
@@ -251,6 +253,86 @@ struct HTMLPage {
             out += "</tr>\n"
         }
         return out + "</tbody></table></div>\n\(legend)</section>\n"
+    }
+
+    // MARK: The study's flow
+
+    /// The flow past the list (CONSORT): the total's boxes as a nested diagram,
+    /// then the main boxes per practice.
+    func flow() -> String {
+        let total = report.flow.filter { $0.practiceID == YieldReport.total }
+        guard !total.isEmpty else { return "" }
+        var children: [String: [YieldReport.FlowBox]] = [:]
+        for b in total { children[b.parent ?? "", default: []].append(b) }
+        func node(_ b: YieldReport.FlowBox, depth: Int) -> String {
+            let kids = children[b.box] ?? []
+            var out = "<li><div class=\"fbox\" id=\"flow-\(e(b.box.replacingOccurrences(of: ":", with: "-")))\">"
+                + "<span class=\"flabel\">\(e(b.label))</span> <span class=\"fcount\">\(c(b.count))</span></div>"
+            if !kids.isEmpty { out += "<ul>" + kids.map { node($0, depth: depth + 1) }.joined() + "</ul>" }
+            return out + "</li>"
+        }
+        let tops = children[""] ?? []
+        let letter = tops.filter { $0.box == "listed" }, referrals = tops.filter { $0.box.hasPrefix("referral:") }
+        let consent = tops.filter { $0.box == "consented:all" }
+        let columns = ["listed", "screened_out", "invited", "replied", "consented"] + referrals.map(\.box) + consent.map(\.box)
+        let labels = Dictionary(total.map { ($0.box, $0.label) }, uniquingKeysWith: { a, _ in a })
+        var out = """
+            <section id="flow">
+            <h2>The study's flow</h2>
+            <p class="explain">Every invitee of the selected runs in one box at each level, from the list through the GP's screening             and the letter to consent, with the reason codes practices recorded; people who came by self-referral or a GP's referral             enter at their own box. All runs and practices together; per practice below, and in flow.csv.</p>
+            <div class="consort"><ul>\(letter.map { node($0, depth: 0) }.joined())</ul>
+            """
+        if !referrals.isEmpty { out += "<ul class=\"referrals\">" + referrals.map { node($0, depth: 0) }.joined() + "</ul>" }
+        if !consent.isEmpty { out += "<ul class=\"consent\">" + consent.map { node($0, depth: 0) }.joined() + "</ul>" }
+        out += "</div>\n<div class=\"scroll\"><table id=\"flow-table\"><thead><tr><th>Practice</th>"
+            + columns.map { "<th class=\"num\">\(e(labels[$0] ?? $0))</th>" }.joined() + "</tr></thead><tbody>\n"
+        let byPractice = Dictionary(grouping: report.flow, by: \.practiceID)
+        var practices = Array(Set(report.flow.map(\.practiceID)).subtracting([YieldReport.total]))
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        practices.append(YieldReport.total)
+        for p in practices {
+            let boxes = Dictionary((byPractice[p] ?? []).map { ($0.box, $0.count) }, uniquingKeysWith: { a, _ in a })
+            let isTotal = p == YieldReport.total
+            out += "<tr\(isTotal ? " class=\"total\"" : "")><td>\(isTotal ? "All practices" : e(p))</td>"
+                + columns.map { "<td class=\"num\">\(boxes[$0].map(c) ?? "–")</td>" }.joined() + "</tr>\n"
+        }
+        return out + "</tbody></table></div>\n\(legend)</section>\n"
+    }
+
+    // MARK: Responders and non-responders
+
+    func comparisons() -> String {
+        guard !report.comparisons.isEmpty else { return "" }
+        let titles = ["age_band": "By age band", "sex": "By sex", "evidence": "By out-of-work evidence", "practice": "By practice"]
+        var out = """
+            <section id="comparisons">
+            <h2>Who replies, and who consents</h2>
+            <p class="explain">Among the invited: those who replied (declined, opted out or were screened by the study) against those             who did not, and the consented against the rest, by age band, sex, out-of-work evidence and practice. Each table's rows add             up to its last row; percentages are of the invited, from exact counts, and are not shown where a count is suppressed.</p>
+
+            """
+        for dimension in ["age_band", "sex", "evidence", "practice"] {
+            let rows = report.comparisons.filter { $0.dimension == dimension }
+            guard !rows.isEmpty else { continue }
+            let groups = rows.filter { $0.group != YieldReport.total }
+            let chart = RateBarChart(id: "compare-\(dimension.replacingOccurrences(of: "_", with: "-"))", title: "Replied and consented, \(titles[dimension]!.lowercased())",
+                                     firstLabel: "% of invited who replied", secondLabel: "% of invited who consented",
+                                     groups: groups.enumerated().map { i, r in
+                                         .init(id: String(i), label: r.label, first: r.rate(.repliedOfInvited), second: r.rate(.consentedOfInvited))
+                                     })
+            out += "<h3>\(titles[dimension]!)</h3>\n<figure>\(chart.svg)</figure>\n"
+            out += "<div class=\"scroll\"><table id=\"compare-\(dimension.replacingOccurrences(of: "_", with: "-"))-table\"><thead><tr><th></th>"
+                + "<th class=\"num\">Invited</th><th class=\"num\">Replied</th><th class=\"num\">No reply</th><th class=\"num\">% replied</th>"
+                + "<th class=\"num\">Consented</th><th class=\"num\">Not consented</th><th class=\"num\">% consented</th></tr></thead><tbody>\n"
+            for r in rows {
+                let isTotal = r.group == YieldReport.total
+                out += "<tr\(isTotal ? " class=\"total\"" : "")><td>\(e(r.label))</td><td class=\"num\">\(c(r[.invited]))</td>"
+                    + "<td class=\"num\">\(c(r[.replied]))</td><td class=\"num\">\(c(r[.noReply]))</td><td class=\"num\">\(r.rate(.repliedOfInvited) ?? "–")</td>"
+                    + "<td class=\"num\">\(c(r[.consented]))</td><td class=\"num\">\(c(r[.notConsented]))</td>"
+                    + "<td class=\"num\">\(r.rate(.consentedOfInvited) ?? "–")</td></tr>\n"
+            }
+            out += "</tbody></table></div>\n"
+        }
+        return out + "\(legend)</section>\n"
     }
 
     // MARK: Trend
