@@ -49,9 +49,9 @@ struct CohortCommandTests {
             #expect(result.status == 0, "\(result.stderr)")
             let invitations = try String(contentsOf: out.appendingPathComponent("invitations.csv"), encoding: .utf8)
             #expect(invitations == #"""
-                practice_id,patient_id,chronic_pain_code,chronic_pain_term,chronic_pain_date,pain_medication_code,pain_medication_term,pain_medication_date,pain_medication_count,pain_medication_first,pain_medication_last,out_of_work_code,out_of_work_term,out_of_work_date
-                A81001,P1,1M10.,Chronic pain,2025-02-16,322236009,Codeine phosphate 30mg tablets,2026-06-21,4,2026-03-23,2026-06-21,9D11.,"Fit note issued, ""not fit for work""",2026-05-22
-                A81001,p2,1M10.,Chronic pain,2026-03-23,322236009,Codeine phosphate 30mg tablets,2026-06-21,3,2025-09-04,2026-06-21,9D1B.,Med3 issued,2026-06-11
+                practice_id,patient_id,first_listed,chronic_pain_code,chronic_pain_term,chronic_pain_date,pain_medication_code,pain_medication_term,pain_medication_date,pain_medication_count,pain_medication_first,pain_medication_last,out_of_work_code,out_of_work_term,out_of_work_date
+                A81001,P1,true,1M10.,Chronic pain,2025-02-16,322236009,Codeine phosphate 30mg tablets,2026-06-21,4,2026-03-23,2026-06-21,9D11.,"Fit note issued, ""not fit for work""",2026-05-22
+                A81001,p2,true,1M10.,Chronic pain,2026-03-23,322236009,Codeine phosphate 30mg tablets,2026-06-21,3,2025-09-04,2026-06-21,9D1B.,Med3 issued,2026-06-11
 
                 """#)
             let yield = try String(contentsOf: out.appendingPathComponent("yield.csv"), encoding: .utf8)
@@ -66,6 +66,9 @@ struct CohortCommandTests {
 
             let summary = try JSONDecoder().decode(CohortRun.Summary.self, from: Data(result.stdout.utf8))
             #expect(summary.status == .dryRun && summary.invited == 2 && summary.indexDate == "2026-07-01")
+            // A dry run flags as a recorded run would: nobody was listed before.
+            #expect(summary.newlyEligible == 2)
+            #expect(summary.byPractice == [.init(practiceID: "A81001", invited: 2, newlyEligible: 2), .init(practiceID: "B82002", invited: 0, newlyEligible: 0)])
             #expect(summary.steps.map(\.remaining) == [4, 4, 4, 4, 4, 3, 2, 2, 2, 2, 2, 2, 2])
             #expect(summary.steps[6].label == "Persistent pain medication")
             #expect(summary.outputSHA256["yield.csv"] == Hashing.sha256Hex(expected))
@@ -84,6 +87,8 @@ struct CohortCommandTests {
             let human = try run(["run", Self.reference, "--out", out.path, "--codelists", lists.path, "--practice", "B82002"], schema: db.schema)
             #expect(human.status == 0)
             #expect(human.stdout.contains("invited: 0"))
+            #expect(human.stdout.contains("newly eligible (listed for the first time by this cohort): 0"))
+            #expect(human.stdout.contains("  B82002  0 invited, 0 newly eligible"))
             #expect(human.stdout.contains("  5  0  Chronic pain condition"))
             #expect(try String(contentsOf: out.appendingPathComponent("invitations.csv"), encoding: .utf8).split(separator: "\n").count == 1)
         }

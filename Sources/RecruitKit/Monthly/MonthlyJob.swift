@@ -6,7 +6,8 @@ import Postgres
 /// one extract (or the newest of a drop folder), refuses one older than the
 /// limit counted back from today, loads it (held-back practices keep their
 /// snapshot), runs every cohort of the deployment as a draft (or issues them),
-/// writes each run's outputs and a report, and says what it did in one summary.
+/// writes each run's outputs and a report, and the screening pack of each
+/// issued run, and says what it did in one summary.
 ///
 /// Idempotent: run again on the same extract it loads nothing (the files are
 /// already loaded) and runs nothing (each cohort already has a run on exactly
@@ -31,6 +32,8 @@ public struct MonthlyJob {
         public var today: LocalDate
         /// Passed to the loader.
         public var acceptShrink: Set<String> = []
+        /// Write each issued run's pack as this says (nil: packs are not written).
+        public var packs: Packs?
 
         public init(directory: URL, profile: ExtractProfile, cohorts: [URL], codeLists: URL, outputRoot: URL, today: LocalDate) {
             self.directory = directory
@@ -40,6 +43,26 @@ public struct MonthlyJob {
             self.outputRoot = outputRoot
             self.today = today
         }
+    }
+
+    /// What the packs the job writes say (`monthly.pack:`; `recruit pack`'s options).
+    public struct Packs: Sendable {
+        /// The study's name; nil: the cohort's name.
+        public var study: String?
+        /// How to reply; nil: «study contact», for the practice to fill in (the summary warns).
+        public var contact: String?
+        public var replyWithinDays = 28
+        public var template: LetterTemplate
+        public var reasonCodes: ReasonCodes = .defaults
+        /// The deployment file the reason codes came from, for the command a draft's summary gives.
+        public var settingsFile: String?
+
+        public init(template: LetterTemplate) {
+            self.template = template
+        }
+
+        /// The contact line a pack prints when none is set.
+        public static let contactPlaceholder = "«study contact»"
     }
 
     /// What the job did, for the summary (text, `--json`, `monthly.json`).
@@ -61,9 +84,35 @@ public struct MonthlyJob {
             public var runID: Int?
             public var status: String
             public var invited: Int?
+            /// Invitees listed for the first time by the cohort (nil: not known).
+            public var newlyEligible: Int?
             public var outputDirectory: String?
             public var report: String?
             /// Why it was not run (already run, refused), in words.
+            public var note: String?
+            /// The run's screening pack (nil: packs are off, or there is no run).
+            public var pack: Pack?
+        }
+
+        /// A run's screening pack (`OUTPUT/COHORT/INDEX_DATE/pack/`, as `recruit pack` writes it).
+        public struct Pack: Codable, Sendable {
+            public enum Status: String, Codable, Sendable {
+                /// Written by this job.
+                case written
+                /// Written by an earlier job (its README.txt is there): left as it is.
+                case alreadyWritten = "already_written"
+                /// The run is a draft: a pack needs an issued run; it is written once the run is issued.
+                case awaitingIssue = "awaiting_issue"
+                /// Writing it failed (the note says why): the job needs attention.
+                case failed
+            }
+
+            public var status: Status
+            public var directory: String
+            public var practices: Int?
+            public var invitees: Int?
+            /// For a draft: the command that writes the pack once the run is issued.
+            public var command: String?
             public var note: String?
         }
 
@@ -74,6 +123,8 @@ public struct MonthlyJob {
         public var loadStatus: String?
         public var practicesReplaced: [String] = []
         public var practicesHeldBack: [String] = []
+        /// Whether the job writes the issued runs' packs (`monthly.packs`).
+        public var packs = false
         public var runs: [Run] = []
         public var warnings: [String] = []
         public var reason: String?
@@ -113,6 +164,7 @@ public struct MonthlyJob {
         }
         let directory = try options.drop ? Self.newestExtract(in: options.directory) : options.directory
         var summary = Summary(status: .done, extract: directory.path, startedAt: ISO8601DateFormatter().string(from: started))
+        summary.packs = options.packs != nil
         defer { _ = summary }
         let extractDate = Self.extractDate(of: directory)
         summary.extractDate = extractDate?.description
@@ -165,8 +217,15 @@ public struct MonthlyJob {
                     entry.runID = earlier.runID
                     entry.status = earlier.status.rawValue
                     entry.invited = earlier.invited
+                    entry.newlyEligible = earlier.newlyEligible
                     entry.outputDirectory = earlier.outputDirectory
                     entry.note = "already run on these snapshots: run \(earlier.runID)"
+                    // A pack left to write (the run was issued since, or the job stopped before it): written now.
+                    if let dir = earlier.outputDirectory {
+                        entry.pack = pack(earlier.runID, status: earlier.status, cohort: cohort.name,
+                                          directory: URL(fileURLWithPath: dir), options, &summary)
+                        newWork = newWork || entry.pack?.status == .written
+                    }
                     summary.runs.append(entry)
                     continue
                 }
@@ -178,6 +237,7 @@ public struct MonthlyJob {
                 entry.runID = outcome.runID
                 entry.status = outcome.manifest.status.rawValue
                 entry.invited = outcome.summary.invited
+                entry.newlyEligible = outcome.summary.newlyEligible
                 entry.outputDirectory = outcome.outputDirectory.path
                 if let runID = outcome.runID {
                     let reportDir = out.appendingPathComponent("report")
@@ -185,6 +245,7 @@ public struct MonthlyJob {
                     _ = try YieldReportExporter.export(database: database, selection: selection, outDirectory: reportDir,
                                                        suppression: SmallNumberSuppression(), logger: logger, progress: stages)
                     entry.report = reportDir.appendingPathComponent("report.html").path
+                    entry.pack = pack(runID, status: outcome.manifest.status == .issued ? .issued : .draft, cohort: cohort.name, directory: out, options, &summary)
                 }
             } catch let error as RecruitError {
                 entry.status = "refused"
@@ -203,6 +264,58 @@ public struct MonthlyJob {
                             payload: ["status": .string(summary.status.rawValue), "extract": .string(directory.path),
                                       "runs": .array(summary.runs.compactMap { $0.runID.map { .int($0) } })])
         return finish(summary, started, options)
+    }
+
+    /// Writes the screening pack of run `runID` into `directory/pack` when it is
+    /// issued and has none yet; for a draft, says how it will be written.
+    /// Nil when packs are off. A pack that fails is reported and makes the job need attention.
+    func pack(_ runID: Int, status: RunStatus, cohort: String, directory: URL, _ options: Options,
+              _ summary: inout Summary) -> Summary.Pack? {
+        guard let packs = options.packs else { return nil }
+        let folder = directory.appendingPathComponent("pack")
+        let study = packs.study ?? cohort
+        let contact = packs.contact ?? Packs.contactPlaceholder
+        var entry = Summary.Pack(status: .failed, directory: folder.path)
+        guard status == .issued else {
+            var words = ["recruit", "pack", String(runID), "--out", folder.path, "--study", study, "--contact", contact,
+                         "--template", packs.template.file]
+            if let settings = packs.settingsFile { words += ["--settings", settings] }
+            entry.status = .awaitingIssue
+            entry.command = words.map(Self.shellWord).joined(separator: " ")
+            return entry
+        }
+        // README.txt is written last: a folder without it is a pack cut short, written again.
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("README.txt").path) {
+            entry.status = .alreadyWritten
+            return entry
+        }
+        do {
+            if FileManager.default.fileExists(atPath: folder.path) { try FileManager.default.removeItem(at: folder) }
+            let replyBy = options.today.adding(days: packs.replyWithinDays)
+            let result = try PackWriter(database: database, logger: logger).write(
+                runID: runID, to: folder, study: PackWriter.Study(name: study, contact: contact, replyBy: replyBy),
+                template: packs.template, reasonCodes: packs.reasonCodes)
+            entry.status = .written
+            entry.practices = result.practices.count
+            entry.invitees = result.practices.map(\.invitees).reduce(0, +)
+            let warning = "monthly.pack.contact is not set: the letters say \(Packs.contactPlaceholder) where the study's contact goes, for the practice to fill in"
+            if packs.contact == nil && !summary.warnings.contains(warning) { summary.warnings.append(warning) }
+        } catch let error as RecruitError {
+            entry.note = error.message
+            summary.status = .needsAttention
+        } catch {
+            entry.note = "\(error)"
+            summary.status = .needsAttention
+        }
+        return entry
+    }
+
+    /// A word as a POSIX shell reads it: quoted unless it is plain.
+    static func shellWord(_ word: String) -> String {
+        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy {
+            CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_./=:@%+,".unicodeScalars.contains($0)
+        }
+        return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     func finish(_ summary: Summary, _ started: Date, _ options: Options) -> Summary {

@@ -4,12 +4,15 @@ import Foundation
 /// cohort issue specifies, each written to a temporary file and renamed into
 /// place, so a reader never sees half a file.
 public enum CohortOutputWriter {
-    /// The header of `invitations.csv`: `practice_id,patient_id`, then for each
-    /// inclusion criterion with records `ID_code,ID_term,ID_date` and, where it
-    /// counts prescriptions, `ID_count,ID_first,ID_last`, and where it reads
-    /// sickness spells, `ID_spell_start,ID_spell_end,ID_spell_days`.
-    public static func invitationsHeader(_ evidence: [EvidenceSpec]) -> [String] {
+    /// The header of `invitations.csv`: `practice_id,patient_id`, then
+    /// `first_listed` when the run's flags are known (``FirstListing``; runs
+    /// recorded before sql/0020 have none), then for each inclusion criterion
+    /// with records `ID_code,ID_term,ID_date` and, where it counts
+    /// prescriptions, `ID_count,ID_first,ID_last`, and where it reads sickness
+    /// spells, `ID_spell_start,ID_spell_end,ID_spell_days`.
+    public static func invitationsHeader(_ evidence: [EvidenceSpec], firstListed: Bool = false) -> [String] {
         var columns = ["practice_id", "patient_id"]
+        if firstListed { columns.append("first_listed") }
         for spec in evidence {
             columns += ["\(spec.criterionID)_code", "\(spec.criterionID)_term", "\(spec.criterionID)_date"]
             if spec.hasPrescriptions {
@@ -22,11 +25,14 @@ public enum CohortOutputWriter {
         return columns
     }
 
-    /// The text of `invitations.csv`.
-    public static func invitationsCSV(_ evaluation: CohortEvaluation) -> String {
-        var out = csvLine(invitationsHeader(evaluation.evidence))
+    /// The text of `invitations.csv`; with `firstListing`, each row says
+    /// `true` when the person is listed for the first time by the cohort, else
+    /// `false` (empty for a patient the flags do not hold).
+    public static func invitationsCSV(_ evaluation: CohortEvaluation, firstListing: FirstListing? = nil) -> String {
+        var out = csvLine(invitationsHeader(evaluation.evidence, firstListed: firstListing != nil))
         for invitation in evaluation.invitations {
             var fields = [invitation.practiceID, invitation.patientID]
+            if let firstListing { fields.append(firstListing.isFirstListed(invitation).map { $0 ? "true" : "false" } ?? "") }
             for (spec, e) in zip(evaluation.evidence, invitation.evidence) {
                 fields += [e.code, e.term, e.date?.description ?? ""]
                 if spec.hasPrescriptions {

@@ -46,6 +46,21 @@ public struct CohortRun {
             enum CodingKeys: String, CodingKey { case name, sha256, expandedSHA256 = "expanded_sha256", codes }
         }
 
+        /// One practice's list: how many are invited, and how many of them are
+        /// listed for the first time by the cohort (``FirstListing``).
+        public struct PracticeCount: Codable, Sendable, Equatable {
+            public var practiceID: String
+            public var invited: Int
+            public var newlyEligible: Int
+            enum CodingKeys: String, CodingKey { case practiceID = "practice_id", invited, newlyEligible = "newly_eligible" }
+
+            public init(practiceID: String, invited: Int, newlyEligible: Int) {
+                self.practiceID = practiceID
+                self.invited = invited
+                self.newlyEligible = newlyEligible
+            }
+        }
+
         public var status: RunManifest.Status
         public var cohort: String
         public var version: String
@@ -56,6 +71,10 @@ public struct CohortRun {
         public var codeLists: [CodeListUsed]
         public var practices: [PracticeSnapshot]
         public var invited: Int
+        /// The invitees listed for the first time by the cohort, in total.
+        public var newlyEligible: Int
+        /// Invited and newly eligible per practice, in byte order of practice id.
+        public var byPractice: [PracticeCount]
         public var steps: [Step]
         public var outputs: [String: String]
         public var outputSHA256: [String: String]
@@ -64,7 +83,8 @@ public struct CohortRun {
 
         enum CodingKeys: String, CodingKey {
             case status, cohort, version, cohortSHA256 = "cohort_sha256", indexDate = "index_date", historyAsOf = "history_as_of"
-            case parameters, codeLists = "codelists", practices, invited, steps, outputs, outputSHA256 = "output_sha256"
+            case parameters, codeLists = "codelists", practices, invited, newlyEligible = "newly_eligible", byPractice = "by_practice"
+            case steps, outputs, outputSHA256 = "output_sha256"
             case auditEntry = "audit_entry", seconds
         }
     }

@@ -70,11 +70,15 @@ public struct PatientExplainer {
                 logger.info("explanation and engine disagree", metadata: ["run_id": "\(runID)", "practice": "\(practice)",
                                                                             "explained": "\(leftAt)", "engine": "\(engineLeftAt)"])
             }
-            let onList = try c.query("""
-                SELECT 1 FROM run_invitations WHERE run_id = \(runID) AND practice_id = \(practice) AND patient_id = \(patientID)
-                """).count == 1
+            let listed = try c.query("""
+                SELECT first_listed FROM run_invitations WHERE run_id = \(runID) AND practice_id = \(practice) AND patient_id = \(patientID)
+                """)
+            let onList = listed.count == 1
+            // The stored flag, and the earlier listing it rests on (as the run's history instant saw it).
+            let listing = onList ? PatientExplanation.Listing(
+                firstListed: listed[0].bool("first_listed"), before: try FirstListing.before(practice, patientID, run: run, on: c)) : nil
             return PatientExplanation(runID: runID, practiceID: practice, patientID: patientID, indexDate: d, historyAsOf: run.historyAsOf,
-                                      loadID: row.int("load_id") ?? 0, onRecordedList: onList, leftAt: leftAt,
+                                      loadID: row.int("load_id") ?? 0, onRecordedList: onList, listing: listing, leftAt: leftAt,
                                       engineLeftAt: engineLeftAt, patient: patient, criteria: evaluation.criteria)
         }
     }

@@ -30,6 +30,16 @@ public struct PatientExplanation: Sendable, Codable {
     /// One criterion for this patient (as the in-memory engine decides it).
     public typealias Criterion = CriterionVerdict
 
+    /// Whether a patient on the run's list was listed there for the first time by the cohort.
+    public struct Listing: Sendable, Codable {
+        /// The flag the run recorded (`run_invitations.first_listed`; nil: recorded before the flags).
+        public var firstListed: Bool?
+        /// Where they were listed before, as the run's history instant saw it (nil: nowhere).
+        public var before: FirstListing.Before?
+
+        enum CodingKeys: String, CodingKey { case firstListed = "first_listed", before }
+    }
+
     public var runID: Int
     public var practiceID: String
     public var patientID: String
@@ -38,6 +48,8 @@ public struct PatientExplanation: Sendable, Codable {
     public var loadID: Int
     /// Whether the patient is on the run's recorded list.
     public var onRecordedList: Bool
+    /// For a patient on the recorded list: first listed by this run, or listed before.
+    public var listing: Listing?
     /// The criterion that removed the patient (0: on the list), by this explanation.
     public var leftAt: Int
     /// The same, by the SQL engine on the run's inputs (they always agree).
@@ -47,7 +59,7 @@ public struct PatientExplanation: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", practiceID = "practice_id", patientID = "patient_id", indexDate = "index_date"
-        case historyAsOf = "history_as_of", loadID = "load_id", onRecordedList = "on_recorded_list", leftAt = "left_at"
+        case historyAsOf = "history_as_of", loadID = "load_id", onRecordedList = "on_recorded_list", listing, leftAt = "left_at"
         case engineLeftAt = "engine_left_at", patient, criteria
     }
 }

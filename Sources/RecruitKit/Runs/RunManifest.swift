@@ -66,11 +66,39 @@ public struct RunManifest: Codable, Sendable, Equatable {
         public var inExtract: Int
         public var invited: Int
         public var invitedByPractice: [String: Int]
+        /// Invitees listed for the first time by the cohort (``FirstListing``), in
+        /// total and per practice; nil (null) for runs recorded before the flags.
+        public var newlyEligible: Int?
+        public var newlyEligibleByPractice: [String: Int]?
         /// Patients left after each step, all practices together.
         public var steps: [Step]
 
         enum CodingKeys: String, CodingKey {
-            case practices, inExtract = "in_extract", invited, invitedByPractice = "invited_by_practice", steps
+            case practices, inExtract = "in_extract", invited, invitedByPractice = "invited_by_practice"
+            case newlyEligible = "newly_eligible", newlyEligibleByPractice = "newly_eligible_by_practice", steps
+        }
+
+        public init(practices: Int, inExtract: Int, invited: Int, invitedByPractice: [String: Int], newlyEligible: Int? = nil,
+                    newlyEligibleByPractice: [String: Int]? = nil, steps: [Step]) {
+            self.practices = practices
+            self.inExtract = inExtract
+            self.invited = invited
+            self.invitedByPractice = invitedByPractice
+            self.newlyEligible = newlyEligible
+            self.newlyEligibleByPractice = newlyEligibleByPractice
+            self.steps = steps
+        }
+
+        /// Every key, null when absent.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(practices, forKey: .practices)
+            try c.encode(inExtract, forKey: .inExtract)
+            try c.encode(invited, forKey: .invited)
+            try c.encode(invitedByPractice, forKey: .invitedByPractice)
+            try c.encode(newlyEligible, forKey: .newlyEligible)
+            try c.encode(newlyEligibleByPractice, forKey: .newlyEligibleByPractice)
+            try c.encode(steps, forKey: .steps)
         }
     }
 
@@ -142,8 +170,8 @@ public struct RunManifest: Codable, Sendable, Equatable {
         try c.encode(outputs, forKey: .outputs)
     }
 
-    /// The counts of an evaluation.
-    public static func counts(of evaluation: CohortEvaluation) -> Counts {
+    /// The counts of an evaluation, with the newly eligible when its flags are known.
+    public static func counts(of evaluation: CohortEvaluation, firstListing: FirstListing?) -> Counts {
         var byPractice: [String: Int] = [:]
         for p in evaluation.practices { byPractice[p.practiceID] = 0 }
         for i in evaluation.invitations { byPractice[i.practiceID, default: 0] += 1 }
@@ -151,8 +179,10 @@ public struct RunManifest: Codable, Sendable, Equatable {
         let steps = evaluation.totals.map {
             Step(step: $0.step, criterion: $0.criterion, label: $0.step == 0 ? "in the extract" : labels[$0.step] ?? "", remaining: $0.remaining)
         }
+        let newly = firstListing.map { FirstListing.newlyEligible(evaluation.invitations, $0, practices: evaluation.practices.map(\.practiceID)) }
         return Counts(practices: evaluation.practices.count, inExtract: evaluation.totals.first?.remaining ?? 0,
-                      invited: evaluation.invitations.count, invitedByPractice: byPractice, steps: steps)
+                      invited: evaluation.invitations.count, invitedByPractice: byPractice,
+                      newlyEligible: newly.map { $0.values.reduce(0, +) }, newlyEligibleByPractice: newly, steps: steps)
     }
 
     /// The JSON text as written to run.json (sorted keys, indented, final newline).

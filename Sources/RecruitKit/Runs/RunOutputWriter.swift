@@ -4,7 +4,8 @@ import Postgres
 /// Writes a run's list and yield files and hashes them.
 ///
 /// - `invitations.csv`: every practice's invitees (`practice_id,patient_id`,
-///   then the evidence columns), by practice then patient in byte order;
+///   `first_listed` (``FirstListing``), then the evidence columns), by practice
+///   then patient in byte order;
 /// - `practices/PRACTICE/invitations.csv`: the same rows for one practice
 ///   only, to send to that practice (a file for every practice evaluated,
 ///   header only when nobody there is invited);
@@ -65,16 +66,19 @@ public enum RunOutputWriter {
     }
 
     /// Renders `invitations.csv` and `yield.csv` as the cohort engine's writer
-    /// formats them, and one `practices/PRACTICE/invitations.csv` per practice.
-    public static func render(_ evaluation: CohortEvaluation) -> Rendered {
-        var files = [invitationsFile: CohortOutputWriter.invitationsCSV(evaluation), yieldFile: CohortOutputWriter.yieldCSV(evaluation)]
+    /// formats them, and one `practices/PRACTICE/invitations.csv` per practice;
+    /// the lists carry `first_listed` when `firstListing` is given (nil only
+    /// for a reproduction of a run recorded before the flags existed).
+    public static func render(_ evaluation: CohortEvaluation, firstListing: FirstListing?) -> Rendered {
+        var files = [invitationsFile: CohortOutputWriter.invitationsCSV(evaluation, firstListing: firstListing),
+                     yieldFile: CohortOutputWriter.yieldCSV(evaluation)]
         var byPractice: [String: [Invitation]] = [:]
         for practice in evaluation.practices { byPractice[practice.practiceID] = [] }
         for invitation in evaluation.invitations { byPractice[invitation.practiceID, default: []].append(invitation) }
         for (practice, invitations) in byPractice {
             var one = evaluation
             one.invitations = invitations
-            files[practiceFile(practice)] = CohortOutputWriter.invitationsCSV(one)
+            files[practiceFile(practice)] = CohortOutputWriter.invitationsCSV(one, firstListing: firstListing)
         }
         return Rendered(files: files)
     }
@@ -83,8 +87,8 @@ public enum RunOutputWriter {
     ///
     /// - Returns: each file's SHA-256 by its path relative to `directory`.
     @discardableResult
-    public static func write(_ evaluation: CohortEvaluation, to directory: URL) throws -> [String: String] {
-        let rendered = render(evaluation)
+    public static func write(_ evaluation: CohortEvaluation, firstListing: FirstListing?, to directory: URL) throws -> [String: String] {
+        let rendered = render(evaluation, firstListing: firstListing)
         try rendered.write(to: directory)
         return rendered.hashes
     }

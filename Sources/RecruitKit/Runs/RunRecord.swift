@@ -11,10 +11,13 @@ public struct RunRecord: Sendable, Codable {
         public var supersededByRunID: Int?
         public var supersededAt: String?
         public var invited: Int
+        /// Invitees listed for the first time by the cohort (`run_invitations.first_listed`);
+        /// nil for runs recorded before the flags (sql/0020).
+        public var newlyEligible: Int?
 
         enum CodingKeys: String, CodingKey {
             case practiceID = "practice_id", loadID = "load_id", extractDate = "extract_date", stale
-            case supersededByRunID = "superseded_by_run_id", supersededAt = "superseded_at", invited
+            case supersededByRunID = "superseded_by_run_id", supersededAt = "superseded_at", invited, newlyEligible = "newly_eligible"
         }
     }
 
@@ -57,6 +60,11 @@ public struct RunRecord: Sendable, Codable {
 
     /// The invitees in total.
     public var invited: Int { practices.reduce(0) { $0 + $1.invited } }
+
+    /// The invitees listed for the first time by the cohort, in total (nil: recorded before the flags).
+    public var newlyEligible: Int? {
+        practices.allSatisfy { $0.newlyEligible != nil } ? practices.reduce(0) { $0 + ($1.newlyEligible ?? 0) } : nil
+    }
 
     /// Practice ids in byte order.
     public var practiceIDs: [String] { practices.map(\.practiceID) }
@@ -102,7 +110,11 @@ public struct RunRecord: Sendable, Codable {
                               'stale', rp.stale, 'superseded_by_run_id', rp.superseded_by_run_id,
                               'superseded_at', \(unsafeRaw: ts("rp.superseded_at")),
                               'invited', (SELECT count(*) FROM run_invitations ri
-                                          WHERE ri.run_id = rp.run_id AND ri.practice_id = rp.practice_id))
+                                          WHERE ri.run_id = rp.run_id AND ri.practice_id = rp.practice_id),
+                              -- Null unless the run recorded the flags (its counts name the newly eligible).
+                              'newly_eligible', CASE WHEN r.counts->'newly_eligible' IS NOT NULL AND r.counts->'newly_eligible' <> 'null'::jsonb
+                                                THEN (SELECT count(*) FILTER (WHERE ri.first_listed) FROM run_invitations ri
+                                                      WHERE ri.run_id = rp.run_id AND ri.practice_id = rp.practice_id) END)
                             ORDER BY rp.practice_id COLLATE "C"), '[]')::text
                     FROM run_practices rp WHERE rp.run_id = r.run_id) AS practices
             FROM runs r

@@ -73,15 +73,16 @@ public struct RunRecorder {
             let stale = Set(staleness.stale(evaluation.practices, indexDate: evaluation.indexDate).map(\.practiceID))
             if !request.allowStale { try staleness.check(evaluation.practices, indexDate: evaluation.indexDate) }
             progress?.stage("writing the lists of \(evaluation.practices.count) practice(s)", total: nil)
-            let rendered = RunOutputWriter.render(evaluation)
-            let hashes = rendered.hashes
-            var manifest = manifest(cohort, evaluation, request, stale: stale, outputs: hashes, startedAt: startedAt)
-            var summary = Self.summary(cohort, evaluation, directory: directory, hashes: hashes)
+            let c = database.connection
             if request.mode == .dryRun {
+                // Flags as a recorded run would get them (nothing is recorded).
+                let (rendered, manifest, preparedSummary) = prepared(cohort, evaluation, request, stale: stale, directory: directory,
+                                                                     startedAt: startedAt, listing: try FirstListing.compute(evaluation, on: c))
+                var summary = preparedSummary
                 try rendered.write(to: directory)
                 let text = try manifest.jsonText()
                 let sha = Hashing.sha256Hex(text)
-                summary.auditEntry = try AuditLog.append(on: database.connection, action: "run.dry_run",
+                summary.auditEntry = try AuditLog.append(on: c, action: "run.dry_run",
                                                          subjects: subjects(cohort, evaluation, runID: nil),
                                                          payload: payload(summary, manifest: manifest, runJSON: sha, directory: directory))
                 try RunOutputWriter.writeFile(text, to: directory, RunOutputWriter.runFile)
@@ -90,10 +91,13 @@ public struct RunRecorder {
                 return Outcome(runID: nil, manifest: manifest, summary: summary, outputDirectory: directory, issued: nil, runJSONSHA256: sha)
             }
             progress?.stage("recording the run", total: nil)
-            var issued: RunIssuer.Issued?
-            var text = ""
-            let c = database.connection
-            let runID: Int = try c.transaction {
+            let recorded = try c.transaction { () throws -> Recorded in
+                // Who is listed for the first time, in this transaction (one statement), before the lists are rendered with it.
+                let listing = try FirstListing.compute(evaluation, on: c)
+                let (rendered, preparedManifest, preparedSummary) = prepared(cohort, evaluation, request, stale: stale, directory: directory,
+                                                                             startedAt: startedAt, listing: listing)
+                var manifest = preparedManifest, summary = preparedSummary
+                var issued: RunIssuer.Issued?
                 let newDefinition = try c.query("""
                     INSERT INTO cohort_definitions (cohort_sha256, name, version, definition)
                     VALUES (\(cohort.definition.sha256), \(cohort.name), \(cohort.version), \(cohort.definition.text))
@@ -105,7 +109,7 @@ public struct RunRecorder {
                     stored[list.name] = try RecordedCodeList.store(list, on: c)
                 }
                 manifest.codelists = cohort.codeLists.compactMap { stored[$0.name] }
-                let runID = try insertRun(cohort, evaluation, request, manifest: manifest, stale: stale, directory: directory)
+                let runID = try insertRun(cohort, evaluation, request, manifest: manifest, stale: stale, directory: directory, listing: listing)
                 manifest.runID = runID
                 manifest.status = .draft
                 let issuer = RunIssuer(database: database, logger: logger)
@@ -116,7 +120,7 @@ public struct RunRecorder {
                     issued = done
                 }
                 manifest.finishedAt = try c.query("SELECT \(unsafeRaw: RunRecord.ts("clock_timestamp()")) AS t")[0].string("t")
-                text = try manifest.jsonText()
+                let text = try manifest.jsonText()
                 let sha = Hashing.sha256Hex(text)
                 // The files are written before the commit: if writing fails, nothing is recorded.
                 try rendered.write(to: directory)
@@ -133,11 +137,14 @@ public struct RunRecorder {
                     issued = done
                     try issuer.appendAudit(done, run: try RunRecord.load(runID, on: c))
                 }
-                return runID
+                return Recorded(runID: runID, hashes: rendered.hashes, manifest: manifest, summary: summary, runJSON: text, issued: issued)
             }
-            let sha = try RunOutputWriter.writeFile(text, to: directory, RunOutputWriter.runFile)
+            let runID = recorded.runID
+            let manifest = recorded.manifest
+            var summary = recorded.summary, issued = recorded.issued
+            let sha = try RunOutputWriter.writeFile(recorded.runJSON, to: directory, RunOutputWriter.runFile)
             if var done = issued {
-                done.frozenFiles = RunIssuer.freeze(hashes.keys.sorted() + [RunOutputWriter.runFile], in: directory)
+                done.frozenFiles = RunIssuer.freeze(recorded.hashes.keys.sorted() + [RunOutputWriter.runFile], in: directory)
                 issued = done
             }
             summary.status = manifest.status
@@ -146,6 +153,27 @@ public struct RunRecorder {
                                                    "invited": "\(evaluation.invitations.count)"])
             return Outcome(runID: runID, manifest: manifest, summary: summary, outputDirectory: directory, issued: issued, runJSONSHA256: sha)
         }
+    }
+
+    /// What the recording transaction made.
+    struct Recorded {
+        var runID: Int
+        var hashes: [String: String]
+        var manifest: RunManifest
+        var summary: CohortRun.Summary
+        var runJSON: String
+        var issued: RunIssuer.Issued?
+    }
+
+    /// The lists rendered with their first-listed flags, the run's record
+    /// (run.json, without its id, status and code-list versions yet) and its summary.
+    func prepared(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, _ request: RunRequest, stale: Set<String>, directory: URL,
+                  startedAt: String, listing: FirstListing) -> (RunOutputWriter.Rendered, RunManifest, CohortRun.Summary) {
+        let rendered = RunOutputWriter.render(evaluation, firstListing: listing)
+        let hashes = rendered.hashes
+        let manifest = manifest(cohort, evaluation, request, stale: stale, outputs: hashes, startedAt: startedAt, listing: listing)
+        let summary = Self.summary(cohort, evaluation, directory: directory, hashes: hashes, listing: listing)
+        return (rendered, manifest, summary)
     }
 
     /// Refuses an output folder that holds an issued run's files (frozen).
@@ -181,7 +209,7 @@ public struct RunRecorder {
 
     /// Inserts the run as a draft with its practices, list and yield.
     func insertRun(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, _ request: RunRequest, manifest: RunManifest,
-                   stale: Set<String>, directory: URL) throws -> Int {
+                   stale: Set<String>, directory: URL, listing: FirstListing) throws -> Int {
         let c = database.connection
         let counts = try JSONValue.encoding(manifest.counts)
         let codelists = try JSONValue.encoding(manifest.codelists)
@@ -207,7 +235,7 @@ public struct RunRecorder {
             FROM unnest(\(practices.map(\.practiceID))::text[], \(practices.map(\.loadID))::int8[],
                         \(practices.map(\.extractDate))::date[], \(practices.map { stale.contains($0.practiceID) })::bool[]) AS u(p, l, d, s)
             """)
-        try insertInvitations(evaluation, runID: runID)
+        try insertInvitations(evaluation, runID: runID, listing: listing)
         let criteria = Dictionary(uniqueKeysWithValues: evaluation.criteria.map { ($0.step, $0) })
         let safeguards = Set(cohort.criteria.filter(\.safeguard).map(\.step))
         let yields = evaluation.yields
@@ -224,14 +252,16 @@ public struct RunRecorder {
 
     /// Inserts the invitees with their evidence, built by PostgreSQL as
     /// `{criterion_id: {code, code_system, term, date[, count, first, last][, spell_start, spell_end, spell_days_so_far]}}`
-    /// from one array per evidence column (one statement, every value bound).
-    func insertInvitations(_ evaluation: CohortEvaluation, runID: Int) throws {
+    /// from one array per evidence column, and their first-listed flags as
+    /// ``FirstListing/compute(_:on:)`` found them in this transaction (one statement, every value bound).
+    func insertInvitations(_ evaluation: CohortEvaluation, runID: Int, listing: FirstListing) throws {
         let invitations = evaluation.invitations
         guard !invitations.isEmpty else { return }
         var arrays: [SQL] = [
             "\(invitations.map(\.practiceID))::text[]", "\(invitations.map(\.patientID))::text[]",
+            "\(invitations.map { listing.isFirstListed($0) ?? false })::bool[]",  // compute(_:on:) flags every invitee
         ]
-        var columns = ["p", "i"]
+        var columns = ["p", "i", "fl"]
         var objects: [SQL] = []
         for (k, spec) in evaluation.evidence.enumerated() {
             let e = invitations.map { $0.evidence[k] }
@@ -255,14 +285,14 @@ public struct RunRecorder {
         }
         let evidence: SQL = objects.isEmpty ? "'{}'::jsonb" : "jsonb_build_object(\(SQL(joining: objects, separator: ", ")))"
         try database.connection.execute("""
-            INSERT INTO run_invitations (run_id, practice_id, patient_id, evidence)
-            SELECT \(runID), p, i, \(evidence)
+            INSERT INTO run_invitations (run_id, practice_id, patient_id, first_listed, evidence)
+            SELECT \(runID), p, i, fl, \(evidence)
             FROM unnest(\(SQL(joining: arrays, separator: ", "))) AS u(\(unsafeRaw: columns.joined(separator: ", ")))
             """)
     }
 
     func manifest(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, _ request: RunRequest, stale: Set<String>,
-                  outputs: [String: String], startedAt: String) -> RunManifest {
+                  outputs: [String: String], startedAt: String, listing: FirstListing) -> RunManifest {
         RunManifest(
             runID: nil, status: request.mode == .dryRun ? .dryRun : .draft, reproducesRunID: nil,
             cohort: .init(name: cohort.name, version: cohort.version, sha256: cohort.definition.sha256, file: cohort.definition.file),
@@ -275,19 +305,24 @@ public struct RunRecorder {
                 .init(practiceID: $0.practiceID, loadID: $0.loadID, extractDate: $0.extractDate, stale: stale.contains($0.practiceID))
             },
             toolVersion: ToolInfo.version, osUser: ToolInfo.osUser, startedAt: startedAt,
-            finishedAt: RunManifest.now(), issuedAt: nil, counts: RunManifest.counts(of: evaluation), outputs: outputs)
+            finishedAt: RunManifest.now(), issuedAt: nil, counts: RunManifest.counts(of: evaluation, firstListing: listing), outputs: outputs)
     }
 
     /// The cohort engine's run summary, with every output file.
-    static func summary(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, directory: URL, hashes: [String: String]) -> CohortRun.Summary {
-        let counts = RunManifest.counts(of: evaluation)
+    static func summary(_ cohort: ResolvedCohort, _ evaluation: CohortEvaluation, directory: URL, hashes: [String: String],
+                        listing: FirstListing) -> CohortRun.Summary {
+        let counts = RunManifest.counts(of: evaluation, firstListing: listing)
+        let newly = counts.newlyEligibleByPractice ?? [:]
         return CohortRun.Summary(
             status: .dryRun, cohort: cohort.name, version: cohort.version, cohortSHA256: cohort.definition.sha256,
             indexDate: evaluation.indexDate.description, historyAsOf: evaluation.historyAsOf, parameters: cohort.parameters,
             codeLists: cohort.codeLists.map {
                 .init(name: $0.name, sha256: $0.sha256, expandedSHA256: $0.expandedSHA256, codes: $0.codes.count)
             },
-            practices: evaluation.practices, invited: evaluation.invitations.count,
+            practices: evaluation.practices, invited: evaluation.invitations.count, newlyEligible: counts.newlyEligible ?? 0,
+            byPractice: evaluation.practices.map {
+                .init(practiceID: $0.practiceID, invited: counts.invitedByPractice[$0.practiceID] ?? 0, newlyEligible: newly[$0.practiceID] ?? 0)
+            },
             steps: counts.steps.map { .init(step: $0.step, criterion: $0.criterion, label: $0.label, remaining: $0.remaining) },
             outputs: [
                 "invitations": directory.appendingPathComponent(RunOutputWriter.invitationsFile).path,

@@ -6,7 +6,8 @@ import Postgres
 /// snapshots (loads), the same code-list versions (from the stored codes), the
 /// same definition text, parameters and index date, and the run history as it
 /// stood when the run was made (which never includes the run itself) — and
-/// compares the output files' SHA-256 with the run's.
+/// compares the output files' SHA-256 with the run's. The lists print the
+/// first-listed flags the run stored (``FirstListing/recorded(runID:on:)``).
 public struct RunReproducer {
     public let database: Database
     public let logger: Logger
@@ -104,7 +105,10 @@ public struct RunReproducer {
             let cohort = try Self.resolveCohort(of: run, on: c)
             let evaluation = try Self.evaluate(run, cohort: cohort, on: database, logger: logger)
             progress?.stage("writing and comparing the outputs", total: nil)
-            let hashes = try RunOutputWriter.write(evaluation, to: out)
+            // The flags the run recorded, never recomputed against what was issued or imported since
+            // (nil for a run recorded before them: its lists had no first_listed column).
+            let listing = try FirstListing.recorded(runID: runID, on: c)
+            let hashes = try RunOutputWriter.write(evaluation, firstListing: listing, to: out)
             let paths = Set(hashes.keys).union(run.outputs.keys).sorted()
             let differing = paths.filter { hashes[$0] != run.outputs[$0] }
             var manifest = RunManifest(
@@ -116,7 +120,7 @@ public struct RunReproducer {
                 indexDate: evaluation.indexDate, historyAsOf: evaluation.historyAsOf, codelists: run.codelists,
                 snapshots: run.practices.map { .init(practiceID: $0.practiceID, loadID: $0.loadID, extractDate: $0.extractDate, stale: $0.stale) },
                 toolVersion: ToolInfo.version, osUser: ToolInfo.osUser, startedAt: RunManifest.now(), finishedAt: RunManifest.now(),
-                issuedAt: nil, counts: RunManifest.counts(of: evaluation), outputs: hashes)
+                issuedAt: nil, counts: RunManifest.counts(of: evaluation, firstListing: listing), outputs: hashes)
             manifest.finishedAt = RunManifest.now()
             let text = try manifest.jsonText()
             let result: Reproduction.Result = differing.isEmpty ? .identical : .different

@@ -12,8 +12,11 @@ struct MonthlyCommand: ParsableCommand {
             dated more than --max-extract-age-days before today, loads it (a practice whose extract looks wrong is held \
             back, as recruit load does), runs each cohort of recruit.yaml's monthly.cohorts on the practices it holds as a \
             draft (or issues them with --issue or monthly.issue: true), writes each run's outputs and a yield report to \
-            OUTPUT/COHORT/INDEX_DATE, and prints one summary (also written to OUTPUT/last-summary.json). Run again on the \
-            same extract it does nothing new and says so. A second copy started while one runs exits 2 at once.
+            OUTPUT/COHORT/INDEX_DATE, and the screening pack of each run it issues to OUTPUT/COHORT/INDEX_DATE/pack (as \
+            recruit pack does; monthly.packs: false turns it off, monthly.pack: says what the letters say; a draft's pack \
+            is written by the next job once the run is issued), and prints one summary (also written to \
+            OUTPUT/last-summary.json). Run again on the same extract it does nothing new and says so. A second copy \
+            started while one runs exits 2 at once.
 
             Exit codes: 0 done, or nothing new; 1 refused (the extract is too old or bad; nothing was run) or needs \
             attention (practices held back, a cohort refused: the summary says which); 2 usage or environment error, or \
@@ -77,6 +80,16 @@ struct MonthlyCommand: ParsableCommand {
         options.maxExtractAgeDays = maxExtractAgeDays ?? settings.maxExtractAgeDays
         options.safeguards = try loadSafeguards(settingsFile)
         options.acceptShrink = Set(acceptShrink)
+        if settings.packs {
+            // Read and checked before anything is loaded: a template naming an unknown field refuses the job.
+            var packs = MonthlyJob.Packs(template: try LetterTemplate(fileAt: path(settings.pack.template)))
+            packs.study = settings.pack.study
+            packs.contact = settings.pack.contact
+            packs.replyWithinDays = settings.pack.replyWithinDays
+            packs.reasonCodes = try loadReasonCodes(settingsFile)
+            packs.settingsFile = settingsURL.map { $0.standardizedFileURL.path }
+            options.packs = packs
+        }
         let db = try global.openDatabase()
         defer { db.close() }
         // On a terminal only: the load's bars, then a spinner for each later stage.
@@ -108,6 +121,20 @@ struct MonthlyCommand: ParsableCommand {
         }
     }
 
+    static func printPack(_ pack: MonthlyJob.Summary.Pack, runID: Int?) {
+        switch pack.status {
+        case .written:
+            Output.line("  pack:    \(pack.directory) (\(pack.practices ?? 0) practice(s), \(pack.invitees ?? 0) invitee(s))")
+        case .alreadyWritten:
+            Output.line("  pack:    \(pack.directory) (written before)")
+        case .awaitingIssue:
+            Output.line("  pack:    written once the run is issued (a pack needs an issued run): after recruit runs issue \(runID.map(String.init) ?? "RUN_ID"), "
+                        + "the next recruit monthly on this extract writes it to \(pack.directory), or now: \(pack.command ?? "recruit pack")")
+        case .failed:
+            Output.line("  pack:    NOT WRITTEN: \(pack.note ?? "?")")
+        }
+    }
+
     static func print(_ s: MonthlyJob.Summary) {
         let headline: String
         switch s.status {
@@ -125,12 +152,15 @@ struct MonthlyCommand: ParsableCommand {
         for r in s.runs {
             var line = "\(r.cohort): " + (r.runID.map { "run \($0), " } ?? "") + r.status
             if let invited = r.invited { line += ", \(invited) invited" }
+            if let newly = r.newlyEligible { line += " (\(newly) newly eligible)" }
             if let note = r.note { line += " (\(note))" }
             Output.line(line)
             if let dir = r.outputDirectory, r.note == nil { Output.line("  outputs: \(dir)") }
             if let report = r.report { Output.line("  report:  \(report)") }
             if r.status == "draft", let id = r.runID, r.note == nil { Output.line("  review the lists, then issue: recruit runs issue \(id)") }
+            if let pack = r.pack { printPack(pack, runID: r.runID) }
         }
+        if !s.packs && s.runs.contains(where: { $0.runID != nil }) { Output.line("packs: not written (monthly.packs: false)") }
         for w in s.warnings { Output.line("warning: \(w)") }
         Output.line(String(format: "%.1f s", s.seconds))
     }

@@ -9,7 +9,8 @@ struct RunCommand: ParsableCommand {
         abstract: "Run a cohort over the loaded practices and record it, or reproduce a recorded run.",
         discussion: """
             Evaluates every patient of the practices' current snapshots in one statement and writes DIR/invitations.csv \
-            (practice_id,patient_id by practice then patient, byte order, and the evidence of each inclusion criterion), \
+            (practice_id,patient_id by practice then patient, byte order; first_listed, true when no earlier issued run \
+            of the cohort and no imported history listed the person; and the evidence of each inclusion criterion), \
             DIR/practices/PRACTICE/invitations.csv (one practice's rows, to send to that practice only), DIR/yield.csv \
             (practice_id,step,criterion,remaining per practice and for __total__) and DIR/run.json (the run's facts and \
             the SHA-256 of every output file).
@@ -145,6 +146,11 @@ struct RunCommand: ParsableCommand {
             Output.line(String(format: "%3d  ", step.step) + String(repeating: " ", count: width - n.count) + n + "  " + step.label)
         }
         Output.line("invited: \(summary.invited)")
+        Output.line("newly eligible (listed for the first time by this cohort): \(summary.newlyEligible)")
+        let idWidth = summary.byPractice.map(\.practiceID.count).max() ?? 0
+        for p in summary.byPractice {
+            Output.line("  \(p.practiceID.padding(toLength: idWidth, withPad: " ", startingAt: 0))  \(p.invited) invited, \(p.newlyEligible) newly eligible")
+        }
         let stale = outcome.manifest.snapshots.filter(\.stale).map(\.practiceID)
         if !stale.isEmpty { Output.line("stale snapshots run anyway (--allow-stale, recorded): \(stale.joined(separator: ", "))") }
         Output.line("wrote \(outcome.outputDirectory.path): invitations.csv, yield.csv, run.json, practices/ (\(summary.practices.count) folder(s))")

@@ -95,14 +95,22 @@ struct RunsCommand: ParsableCommand {
                 Output.line("  \(list.name)\(list.version.map { " \($0)" } ?? ""): \(list.codes) codes, file SHA-256 \(list.sha256), expanded \(list.expandedSHA256)")
             }
             Output.line("")
-            var rows = [["PRACTICE", "LOAD", "EXTRACT DATE", "INVITED", "NOTE"]]
+            // NEWLY ELIGIBLE: invitees listed for the first time by this cohort ("-": recorded before the flags).
+            var rows = [["PRACTICE", "LOAD", "EXTRACT DATE", "INVITED", "NEWLY ELIGIBLE", "NOTE"]]
             for p in run.practices {
                 var notes: [String] = []
                 if p.stale { notes.append("stale snapshot") }
                 if let by = p.supersededByRunID { notes.append("superseded by run \(by) at \(p.supersededAt ?? "?")") }
-                rows.append([p.practiceID, String(p.loadID), p.extractDate.description, String(p.invited), notes.joined(separator: "; ")])
+                rows.append([p.practiceID, String(p.loadID), p.extractDate.description, String(p.invited),
+                             p.newlyEligible.map(String.init) ?? "-", notes.joined(separator: "; ")])
+            }
+            if run.practices.count > 1 {
+                rows.append(["TOTAL", "", "", String(run.invited), run.newlyEligible.map(String.init) ?? "-", ""])
             }
             RunsTable.print(rows)
+            if run.newlyEligible == nil {
+                Output.line("(newly eligible: not recorded; the run was made before recruit flagged people listed for the first time)")
+            }
             Output.line("")
             Output.line("Yield:")
             let practices = Array(Set(yields.map(\.row.practiceID))).sorted { a, b in
@@ -139,6 +147,22 @@ struct RunsCommand: ParsableCommand {
         var practice: String?
         @Flag(help: "Print the explanation as one JSON object.") var json = false
 
+        /// "First listed by this cohort in this run", or where they were listed before.
+        static func listingLine(_ listing: PatientExplanation.Listing) -> String {
+            var before: [String] = []
+            if let b = listing.before {
+                if let run = b.runID { before.append("by run \(run)" + (b.runs > 1 ? " (and \(b.runs - 1) more issued run\(b.runs == 2 ? "" : "s"))" : "")) }
+                if let date = b.historyIndexDate { before.append("in imported history (index date \(date))") }
+            }
+            switch listing.firstListed {
+            case true?: return "Listing: first listed by this cohort in this run"
+            case false?: return "Listing: listed before " + (before.isEmpty ? "(the record it rests on is gone)" : before.joined(separator: " and "))
+            case nil:
+                return "Listing: not recorded (the run was made before recruit flagged first listings)"
+                    + (before.isEmpty ? "" : "; listed before " + before.joined(separator: " and "))
+            }
+        }
+
         func run() throws {
             let db = try global.openDatabase()
             defer { db.close() }
@@ -156,6 +180,7 @@ struct RunsCommand: ParsableCommand {
             if e.onRecordedList != (e.leftAt == 0) {
                 Output.line("Note: the run's recorded list \(e.onRecordedList ? "holds" : "does not hold") this patient")
             }
+            if let listing = e.listing { Output.line(Self.listingLine(listing)) }
             for (i, c) in e.criteria.enumerated() {
                 let mark = c.passed ? "pass" : (c.removedHere ? "FAIL (removed here)" : "fail")
                 Output.line("")

@@ -1,0 +1,29 @@
+-- Newly eligible (issue 21): whether each invitee of a run is listed for the
+-- first time by the run's cohort, so that a run's summary, `runs show` and the
+-- reports can count the people a monthly search picks up early.
+--
+-- Set when the run is recorded, in the transaction that writes its list (one
+-- set-based statement, RunRecorder and FirstListing.swift), and never changed
+-- afterwards (an issued run's rows are frozen, sql/0011):
+--   true   no earlier issued run of the same cohort (runs.cohort_name) listed
+--          that (practice_id, patient_id), and no imported history invitation
+--          (history_invitations) of the cohort names them;
+--   false  one did.
+-- "Earlier" is what the run's history instant saw, as criterion 11 reads it:
+-- runs issued before runs.history_as_of (any issued run of the cohort other
+-- than this one: practice locks keep others from being issued meanwhile) and
+-- history recorded before it. Drafts and dry runs never count (no list of
+-- theirs was sent), so a draft's rows are compared with issued runs only.
+-- Superseded issued runs do count (run_practices.superseded_by_run_id): their
+-- list was sent before it was replaced, so its people were listed before, and
+-- so do the runs a run supersedes (which criterion 11 ignores). The flag reads
+-- run_invitations, which outlive retained snapshots (sql/0016) and their pruning.
+-- A draft keeps the flags it was made with when it is issued (its files were
+-- reviewed with them); someone listed by a run issued in between within the
+-- re-invitation interval makes the issue refused anyway (RunIssuer).
+--
+-- NULL for runs recorded before this migration: their lists had no
+-- first_listed column, and a reproduction of such a run prints none, so it
+-- stays byte-identical to what was sent. A reproduction reads the stored
+-- flags; it never recomputes them against a later state.
+ALTER TABLE run_invitations ADD COLUMN first_listed boolean;
