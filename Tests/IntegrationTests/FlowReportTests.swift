@@ -198,6 +198,11 @@ struct FlowReportTests {
             }
             let listed = exact.flow.first { $0.practiceID == YieldReport.total && $0.box == "listed" }?.count
             #expect(listed == .rounded(invitees.count))
+            // A first run: everyone on it is listed for the first time, per practice and month too.
+            #expect(exact.funnelRow(YieldReport.total, YieldReport.allMonths)?[.newlyEligible] == .rounded(invitees.count))
+            for p in practices {
+                #expect(exact.funnel.filter { $0.practiceID == p }.allSatisfy { $0[.newlyEligible] == $0[.eligible] }, "\(p): newly eligible")
+            }
             let relations = Self.flowRelations(exact.flow)
             #expect(relations.count > 20)
             let value = Dictionary(uniqueKeysWithValues: exact.flow.map { ("\($0.practiceID) \($0.box)", $0.count.number ?? -1) })

@@ -70,7 +70,7 @@ struct MonthlyJobTests {
             }
             // The feedback file is the run's, pre-filled with its invitees; the letter names the study (the cohort, by default).
             let feedback = try String(contentsOf: pack.appendingPathComponent("A81001/feedback.csv"), encoding: .utf8)
-            #expect(feedback == "practice_id,patient_id,run_id,outcome,date,reason_code,reason\nA81001,a1,1,,,,\nA81001,a2,1,,,,\n")
+            #expect(feedback == "practice_id,patient_id,run_id,outcome,date,reason_code,reason,channel\nA81001,a1,1,,,,,\nA81001,a2,1,,,,,\n")
             let letter = try String(contentsOf: pack.appendingPathComponent("A81001/letter.html"), encoding: .utf8)
             #expect(letter.contains("chronic-pain-out-of-work") && letter.contains(MonthlyJob.Packs.contactPlaceholder))
             #expect(first.stdout.contains("warning: monthly.pack.contact is not set"), "\(first.stdout)")

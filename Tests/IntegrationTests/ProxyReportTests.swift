@@ -18,7 +18,8 @@ struct ProxyReportTests {
     /// not recorded; reply consented > ineligible > eligible > declined > opted_out > no reply.
     static func measures(_ outcomes: [(outcome: String, reason: String)]) -> Set<FunnelMeasure> {
         let set = Set(outcomes.map(\.outcome))
-        var m: Set<FunnelMeasure> = [.eligible]
+        // Each cohort's runs here are its first: every invitee is newly eligible.
+        var m: Set<FunnelMeasure> = [.eligible, .newlyEligible]
         let invited = !set.isDisjoint(with: ["invited", "declined", "opted_out", "responded", "ineligible", "consented", "withdrawn"])
         if invited { m.insert(.invited) } else if set.contains("screened_out") { m.insert(.screenedOut) }
         else if set.contains("not_invited") { m.insert(.notInvited) } else { m.insert(.reviewNotRecorded) }

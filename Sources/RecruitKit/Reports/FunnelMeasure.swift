@@ -38,6 +38,8 @@ public enum FunnelMeasure: String, CaseIterable, Codable, Sendable {
     case eligibleNotConsented = "eligible_not_consented"
     /// Invited and not consented: the rest, beside the consented.
     case notConsented = "not_consented"
+    /// On the list for the first time by this cohort (run_invitations.first_listed): early pick-up.
+    case newlyEligible = "newly_eligible"
 
     /// What the count means, for the report's tables.
     public var label: String {
@@ -64,6 +66,7 @@ public enum FunnelMeasure: String, CaseIterable, Codable, Sendable {
         case .replied: return "Replied"
         case .eligibleNotConsented: return "Eligible, not consented"
         case .notConsented: return "Invited, not consented"
+        case .newlyEligible: return "Newly eligible (listed for the first time)"
         }
     }
 

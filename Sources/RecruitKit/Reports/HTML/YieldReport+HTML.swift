@@ -341,14 +341,14 @@ struct HTMLPage {
         let months = report.months
         let rows = months.compactMap { report.funnelRow(YieldReport.total, $0) }
         let panels: [(FunnelMeasure, String, String)] = [
-            (.eligible, "Eligible", "bar c1"), (.invited, "Invited", "bar c2"),
+            (.eligible, "Eligible", "bar c1"), (.newlyEligible, "Newly eligible", "bar c1"), (.invited, "Invited", "bar c2"),
             (.responded, "Responded", "bar c3"), (.consented, "Consented", "bar c4"),
         ]
         var out = """
             <section id="trend">
             <h2>By month</h2>
             <p class="explain">All practices, by the month of each run's index date; people are counted in the month they were found, \
-            whenever they replied. Each chart has its own scale. Hatched bars are suppressed counts (between 1 and 7).</p>
+            whenever they replied; newly eligible are those a run listed for the first time for the cohort (early pick-up). Each chart has its own scale. Hatched bars are suppressed counts (between 1 and 7).</p>
             <div class="panels">
 
             """
@@ -356,13 +356,13 @@ struct HTMLPage {
             let points = zip(months, rows).map { (month: $0, count: $1[measure]) }
             out += TrendChart(measure: measure, title: title, points: points, colourClass: cls).svg + "\n"
         }
-        out += "</div>\n<div class=\"scroll\"><table id=\"month-table\"><thead><tr><th>Month</th><th class=\"num\">Eligible</th>"
+        out += "</div>\n<div class=\"scroll\"><table id=\"month-table\"><thead><tr><th>Month</th><th class=\"num\">Eligible</th><th class=\"num\">Newly eligible</th>"
         out += "<th class=\"num\">Invited</th><th class=\"num\">Responded</th><th class=\"num\">Eligible on screening</th><th class=\"num\">Consented</th>"
         out += "<th class=\"num\">% invited</th><th class=\"num\">% responded</th><th class=\"num\">% consented of responders</th></tr></thead><tbody>\n"
         for (month, row) in zip(months, rows) + (totalAll.map { [(YieldReport.allMonths, $0)] } ?? []) {
             let isAll = month == YieldReport.allMonths
             out += "<tr\(isAll ? " class=\"total\"" : "")><td class=\"nowrap\">\(isAll ? "All months" : e(SVG.monthLabel(month)))</td>"
-            for m in [FunnelMeasure.eligible, .invited, .responded, .screenedEligible, .consented] { out += "<td class=\"num\">\(c(row[m]))</td>" }
+            for m in [FunnelMeasure.eligible, .newlyEligible, .invited, .responded, .screenedEligible, .consented] { out += "<td class=\"num\">\(c(row[m]))</td>" }
             for r in [FunnelRate.invitedOfEligible, .respondedOfInvited, .consentedOfResponded] { out += "<td class=\"num\">\(row.rate(r) ?? "–")</td>" }
             out += "</tr>\n"
         }
