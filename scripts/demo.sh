@@ -88,22 +88,31 @@ awk -F, 'FNR == 1 { file++; next }
 
 bold "6. Feedback from the practices, simulated from each synthetic person's true work status ($out/truth.csv, which recruit never reads)"
 today=$(date +%F)
-# One feedback file per run: the GP screens out every 10th invitee; the rest are
-# invited; people in work or off sick with a job who reply are found ineligible
-# for that reason; people out of work reply and mostly consent.
+# One feedback file per run: the GP screens out every 10th invitee (with a
+# reason code; the free text stays at the practice); the rest are invited;
+# people in work or off sick with a job who reply are found ineligible for that
+# reason; people out of work reply and mostly consent; some decline, with a
+# code. A few come another way: a screened-out person out of work who refers
+# themselves, and at each practice two people not in the extract (no id), one
+# by self-referral and one on a GP's referral.
 feedback() {  # RUN_ID INVITATIONS_CSV
-  awk -F, -v run="$1" -v d="$today" 'BEGIN { OFS = "," }
-    FNR == 1 { file++; if (file == 2) print "practice_id,patient_id,run_id,outcome,date,reason"; next }
+  awk -F, -v run="$1" -v d="$today" 'BEGIN { OFS = ","; split("clinical recent_life_event safeguarding capacity other", sc, " "); split("not_interested too_unwell no_time", dc, " ") }
+    FNR == 1 { file++; if (file == 2) print "practice_id,patient_id,run_id,outcome,date,reason,reason_code,channel"; next }
     file == 1 { status[$2 "," $1] = $3; next }
     {
-      n = FNR - 1; p = $1; id = $2; w = status[p "," id]
-      if (n % 10 == 0) { print p, id, run, "screened_out", d, "recent bereavement"; next }
-      print p, id, run, "invited", d, ""
+      n = FNR - 1; p = $1; id = $2; w = status[p "," id]; if (!(p in seen)) { seen[p] = 1; order[++np] = p }
+      if (n % 10 == 0) {
+        print p, id, run, "screened_out", d, "recent bereavement", sc[(n / 10) % 5 + 1], ""
+        if (w == "out_of_work" && n % 20 == 0) { print p, id, run, "responded", d, "", "", "self_referral"; print p, id, run, "consented", d, "", "", "self_referral" }
+        next
+      }
+      print p, id, run, "invited", d, "", "", ""
       if (n % 3 == 0) next  # no reply
-      if (w == "in_work" || w == "off_sick_with_job") { print p, id, run, "responded", d, ""; print p, id, run, "ineligible", d, w }
-      else if (w == "out_of_work") { print p, id, run, "responded", d, ""; if (n % 4 != 1) print p, id, run, "consented", d, "" }
-      else print p, id, run, "declined", d, ""
-    }' "$out/truth.csv" "$2"
+      if (w == "in_work" || w == "off_sick_with_job") { print p, id, run, "responded", d, "", "", ""; print p, id, run, "ineligible", d, w, "", "" }
+      else if (w == "out_of_work") { print p, id, run, "responded", d, "", "", ""; if (n % 4 != 1) print p, id, run, "consented", d, "", "", "" }
+      else print p, id, run, "declined", d, "", dc[n % 3 + 1], ""
+    }
+    END { for (k = 1; k <= np; k++) { p = order[k]; print p, "", run, "consented", d, "", "", "self_referral"; print p, "", run, "ineligible", d, "in_work", "", "gp_referral" } }' "$out/truth.csv" "$2"
 }
 feedback "$run_id" "$out/run/invitations.csv" > "$out/feedback.csv"
 feedback "$spells_run_id" "$out/run-spells/invitations.csv" > "$out/feedback-spells.csv"
@@ -138,7 +147,7 @@ cat <<TXT
   run record        $out/run/run.json          run $run_id: inputs, code lists, output hashes
   feedback          $out/feedback.csv          $(count "$feedback") rows imported (and $out/feedback-spells.csv), simulated from $out/truth.csv
   audit trail       $out/audit.jsonl           $(count "$audited") entries exported (verify offline: recruit audit verify --file $out/audit.jsonl)
-  report            $out/report/               report.html, with attrition.csv, funnel.csv, proxy.csv, yields.json
+  report            $out/report/               report.html, with attrition.csv, funnel.csv, proxy.csv, flow.csv, comparison.csv, yields.json
 TXT
 if [ "$embedded" = false ]; then
   echo

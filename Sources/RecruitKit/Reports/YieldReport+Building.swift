@@ -245,8 +245,10 @@ extension YieldReport {
             var codes: [CodedOutcome: Set<String>] = [:]
             for byKind in data.reasonCodes.values { for (kind, counts) in byKind { codes[kind, default: []].formUnion(counts.keys) } }
             let channels = ContactChannel.referrals.filter { c in data.referrals.values.contains { $0[c] != nil } }
-            func ordered(_ set: Set<String>) -> [String] {
-                set.subtracting([FlowCounts.notCoded]).sorted() + (set.contains(FlowCounts.notCoded) ? [FlowCounts.notCoded] : [])
+            // The default vocabularies' order first, other codes by name, "not coded" last.
+            func ordered(_ set: Set<String>, _ kind: CodedOutcome) -> [String] {
+                let known = (ReasonCodes.defaults.codes[kind.rawValue] ?? []).filter(set.contains)
+                return known + set.subtracting(known + [FlowCounts.notCoded]).sorted() + (set.contains(FlowCounts.notCoded) ? [FlowCounts.notCoded] : [])
             }
             var practiceBoxes: [[String: Cell]] = []
             for p in practiceIDs + [YieldReport.total] {
@@ -266,10 +268,10 @@ extension YieldReport {
                     return cell
                 }
                 for kind in CodedOutcome.allCases {
-                    let kindCodes = ordered(codes[kind] ?? [])
+                    let kindCodes = ordered(codes[kind] ?? [], kind)
                     guard !kindCodes.isEmpty else { continue }
                     let cells = kindCodes.map { code in
-                        add("\(kind.rawValue):\(code)", parent: kind.rawValue, label: code == FlowCounts.notCoded ? "No reason code" : code,
+                        add("\(kind.rawValue):\(code)", parent: kind.rawValue, label: code == FlowCounts.notCoded ? "No reason code" : Self.codeLabel(code),
                             value: data.reasonCodes[p]?[kind]?[code] ?? 0)
                     }
                     let whole = table.value(funnel[kind.measure]!), sum = cells.reduce(0) { $0 + table.value($1) }
@@ -303,6 +305,12 @@ extension YieldReport {
                 if !isTotal { practiceBoxes.append(Dictionary(uniqueKeysWithValues: boxes.map { ($0.box, $0.cell) })) }
                 flowBoxes[p] = boxes
             }
+        }
+
+        /// A reason code in words: `recent_life_event` → "Recent life event".
+        static func codeLabel(_ code: String) -> String {
+            let words = code.replacingOccurrences(of: "_", with: " ")
+            return words.prefix(1).uppercased() + words.dropFirst()
         }
 
         static func channelLabel(_ c: ContactChannel) -> String {
