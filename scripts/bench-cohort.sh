@@ -52,7 +52,8 @@ log() { echo "bench-cohort: $*" >&2; }
 now() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-field() { sed -n "s/.*\"$1\" *: *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" "$2" | head -n 1; }
+# A top-level field of a JSON file (a nested object may hold the same key first).
+field() { python3 -c 'import json, sys; v = json.load(open(sys.argv[2])).get(sys.argv[1], ""); print(str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"; }
 
 [ -x "$RECRUIT" ] || { log "no recruit binary at $RECRUIT (make release)"; exit 2; }
 [ -x "$BASELINE" ] || [ -f "$BASELINE" ] || { log "no baseline script at $BASELINE"; exit 2; }

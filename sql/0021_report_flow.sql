@@ -1,8 +1,22 @@
--- Newly eligible in the reports (issue 21): the yield report counts, per
--- practice and month, the invitees listed for the first time by the cohort
--- (run_invitations.first_listed, sql/0020; runs recorded before it count as
--- not newly eligible, since it is not known). The views of sql/0019 again,
--- with a newly_eligible column at the end.
+-- The study's flow in the reports (issue 21), and the newly eligible.
+--
+-- The list's own flow (sql/0014, redefined). Only outcomes that came through
+-- the letter count here; referrals are counted apart (report_referrals).
+-- Each invitee is now in exactly one box at each level, so that the study's
+-- flow adds up at every box:
+--   review: invited (an 'invited' row, or a reply that can only follow a
+--           letter: declined, opted_out, responded, ineligible, consented,
+--           withdrawn) > screened_out > not_invited > not recorded;
+--   reply (of the invited): consented (or withdrawn) > ineligible > eligible
+--           on screening (responded) > declined > opted_out > no reply.
+-- The flags keep their names: responded = the consented, ineligible and
+-- eligible; screened_eligible = the consented and eligible. A screened-out
+-- invitee's reason code is that of their screened_out row; a decliner's, that
+-- of their declined row.
+--
+-- The newly eligible: the invitees listed for the first time by the cohort
+-- (run_invitations.first_listed, sql/0020); runs recorded before it count as
+-- not newly eligible, since it is not known.
 CREATE OR REPLACE VIEW report_invitee_outcomes AS
 WITH per_patient AS (
   SELECT i.run_id, i.practice_id, i.patient_id, i.evidence, i.first_listed,
