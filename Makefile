@@ -7,13 +7,14 @@ BIN_DIR = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null)
 RECRUIT = $(BIN_DIR)/recruit
 DEMO_DIR ?= demo
 
-.PHONY: all prereqs build release demo test bench bench-load bench-cohort clean help
+.PHONY: all prereqs build release demo test bench bench-load bench-cohort bench-scale clean help
 
 help:
 	@echo "make demo   - install prerequisites, build, and run the whole pipeline on a synthetic extract"
 	@echo "make test   - install prerequisites, build, and run the tests against a throwaway PostgreSQL cluster"
 	@echo "make build  - build the recruit command (CONFIG=release for an optimised build)"
 	@echo "make bench  - benchmarks against the shared baseline (bench-load, bench-cohort; SIZE=100k for the small one)"
+	@echo "make bench-scale - load and run at 100k, 1M and 5M patients on one node (SIZES=\"100k 1m\" for fewer)"
 
 prereqs:
 	@scripts/prereqs.sh
@@ -46,6 +47,12 @@ bench-load:
 bench-cohort:
 	$(MAKE) release
 	SIZE=$(SIZE) RECRUIT="$$($(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-cohort.sh
+
+# The cost curve on one node: load and run at 100k, 1M and 5M patients (SIZES="100k 1m 5m").
+SIZES ?= 100k 1m 5m
+bench-scale:
+	$(MAKE) release
+	SIZES="$(SIZES)" RECRUIT="$$($(SWIFT) build -c release --show-bin-path)/recruit" scripts/bench-scale.sh
 
 clean:
 	rm -rf .build

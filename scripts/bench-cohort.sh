@@ -107,7 +107,12 @@ baseline_csv=$(field list_csv "$tmp/baseline.json")
 #    analyses a partitioned table) and (3) everything analysed.
 out=$tmp/run
 runone() {  # [COHORT_FILE [OUT]]
-  "$RECRUIT" run "${1:-$COHORT}" --out "${2:-$out}" --dry-run --index-date "$D" --codelists "$CODELISTS" --json -q > "$tmp/run${2:+-spells}.json"
+  # A failed run stops the benchmark (its time would be that of an error).
+  if ! "$RECRUIT" run "${1:-$COHORT}" --out "${2:-$out}" --dry-run --index-date "$D" --codelists "$CODELISTS" --json -q \
+      > "$tmp/run${2:+-spells}.json" 2> "$tmp/run.err"; then
+    log "recruit run failed: $(tail -n 3 "$tmp/run.err")"
+    kill -TERM $$
+  fi
 }
 sql() { psql -X -q -v ON_ERROR_STOP=1 -At -c "$1"; }
 stats_state() {
