@@ -22,6 +22,9 @@ do {
 } catch let busy as PracticeBusy {
     FileHandle.standardError.write(Data("recruit: \(busy); try again when it has finished, or give --wait to wait for it\n".utf8))
     exit(1)
+} catch let unavailable as Distribution.Unavailable {
+    FileHandle.standardError.write(Data("recruit: \(unavailable.commandLineText)\n".utf8))
+    exit(2)
 } catch let error as PostgresError {
     var text = "recruit: database error: \(error)\n"
     if error.sqlState == "42501" {

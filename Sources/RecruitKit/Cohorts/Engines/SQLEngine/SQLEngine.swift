@@ -20,6 +20,8 @@ public struct SQLEngine {
         /// Whether the evaluation is restricted to named practices (else: all loaded).
         public var restricted: Bool
         public var historyAsOf: String
+        /// The extract tables are distributed (Citus, `recruit db distribute`).
+        public var distributed = false
     }
 
     /// Session settings for the evaluation (the cost model of an SSD-backed
@@ -123,7 +125,10 @@ public struct SQLEngine {
     func context(_ scope: Scope, ignoredRunIDs: [Int], recordAccess: CohortQueryContext.RecordAccess?) -> CohortQueryContext {
         let codes = Set(cohort.codeLists.flatMap(\.codes)).count
         let loads = Set(scope.practices.map(\.loadID)).count
-        let access = recordAccess ?? CohortQueryContext.recordAccess(codes: codes, loads: loads)
+        // On Citus the records are read by a join with the codes (.scan): a
+        // LATERAL probe per code correlates the distributed tables on the code,
+        // not on the distribution column, which Citus cannot push down.
+        let access = recordAccess ?? (scope.distributed ? .scan : CohortQueryContext.recordAccess(codes: codes, loads: loads))
         logger.debug("cohort record access", metadata: ["access": "\(access.rawValue)", "codes": "\(codes)", "loads": "\(loads)"])
         return CohortQueryContext(indexDate: scope.indexDate, practices: scope.restricted ? scope.practices.map(\.practiceID) : nil,
                                   historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs, recordAccess: access)
@@ -158,7 +163,8 @@ public struct SQLEngine {
             }
             d = only
         }
-        return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: historyAsOf)
+        return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: historyAsOf,
+                     distributed: try Distribution.isDistributed(connection))
     }
 
     func read(_ result: QueryResult, query: CompiledCohortQuery, scope: Scope) throws -> CohortEvaluation {
