@@ -27,6 +27,14 @@ do {
     exit(2)
 } catch let error as PostgresError {
     var text = "recruit: database error: \(error)\n"
+    if error.message.contains("connection to the remote node") {
+        // Citus: a worker the coordinator needs is down; the statement failed whole.
+        text += """
+            recruit: a node of the Citus cluster cannot be reached: the command failed and recorded nothing of \
+            what it had not finished (a load keeps the earlier snapshots); start the node and try again (docs/scaling.md)
+
+            """
+    }
     if error.sqlState == "42501" {
         // Most often a login that is not in the recruit role the command needs.
         text += """

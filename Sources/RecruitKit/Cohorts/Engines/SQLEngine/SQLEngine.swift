@@ -140,6 +140,20 @@ public struct SQLEngine {
         for (name, value) in Self.sessionSettings {
             try connection.execute("SELECT set_config(\(name), \(value), true)")
         }
+        let distributed = try Distribution.isDistributed(connection)
+        if distributed {
+            // On Citus the statement's per-shard parts are planned on the
+            // workers, which must plan them with the same settings (no nested
+            // loop over a per-patient aggregate): Citus sends a transaction's
+            // SET LOCAL commands (not set_config calls) to the workers'
+            // connections when citus.propagate_set_commands is 'local'. The
+            // names and values are the constants above.
+            try connection.executeScript(unsafeSQL: "SET LOCAL citus.propagate_set_commands TO 'local'")
+            for (name, value) in Self.sessionSettings {
+                precondition((name + value).allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." })
+                try connection.executeScript(unsafeSQL: "SET LOCAL \(name) TO '\(value)'")
+            }
+        }
         let wanted = practices.map { Array(Set($0)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } } ?? []
         let snapshots = try PracticeSnapshot.current(on: connection, practices: wanted.isEmpty ? nil : wanted)
         let found = Set(snapshots.map(\.practiceID))
@@ -164,7 +178,7 @@ public struct SQLEngine {
             d = only
         }
         return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: historyAsOf,
-                     distributed: try Distribution.isDistributed(connection))
+                     distributed: distributed)
     }
 
     func read(_ result: QueryResult, query: CompiledCohortQuery, scope: Scope) throws -> CohortEvaluation {
