@@ -66,7 +66,7 @@ struct DistributionTests {
             #expect(result.status == 2, "\(result.allOutput)")
             #expect(result.stderr.contains("run 'recruit db migrate' first"), "\(result.stderr)")
             let tables = try db.connection.query("""
-                SELECT count(*)::int8 AS n FROM pg_class WHERE relnamespace = \(db.schema)::regnamespace AND relname <> 'schema_migrations'
+                SELECT count(*)::int8 AS n FROM pg_class WHERE relnamespace = \(db.schema)::regnamespace AND relname NOT IN ('schema_migrations', 'schema_migrations_pkey')
                 """)[0].int("n")
             #expect(tables == 0)
         }

@@ -112,25 +112,33 @@ struct DockerComposeTests {
             volumes.insert(volume)
             let check = try #require(node["healthcheck"] as? [String: Any], "\(name): no healthcheck")
             let test = try #require(check["test"] as? [String])
-            #expect(test.contains("pg_isready") && test.contains(try environment(node)["POSTGRES_USER"] ?? "?"))
+            let user = try environment(node)["POSTGRES_USER"] ?? "?"
+            #expect(test.contains("pg_isready") && test.contains(user))
         }
         #expect(volumes.count == Self.citusNodes.count, "the nodes share a data volume")
         // The default service stays the plain PostgreSQL one, outside any profile.
-        #expect(try postgres()["profiles"] == nil)
+        let plainService = try postgres()
+        #expect(plainService["profiles"] == nil)
     }
 
     @Test("only the coordinator is published, on localhost, beside the plain service's port; the workers stay inside")
     func citusPorts() throws {
         let services = try services()
         let coordinator = try #require(services["citus-coordinator"])
-        let ports = try #require(coordinator["ports"] as? [Any], "the coordinator publishes no port").map { "\($0)" }
-        let parts = try #require(ports.first).split(separator: ":").map(String.init)
+        let listed = try #require(coordinator["ports"] as? [Any], "the coordinator publishes no port")
+        let ports: [String] = listed.map { "\($0)" }
+        let first: String = try #require(ports.first)
+        let parts: [String] = first.split(separator: ":").map(String.init)
         #expect(parts.count == 3 && parts[0] == "127.0.0.1" && parts[2] == "5432", "\(parts)")
-        let plain = try #require(try postgres()["ports"] as? [Any]).map { "\($0)" }
-        #expect(!plain.contains { $0.split(separator: ":").dropLast().last.map(String.init) == parts[1] },
-                "the coordinator's port clashes with the postgres service's")
+        let plainPorts = try #require(try postgres()["ports"] as? [Any])
+        let plainHostPorts: [String] = plainPorts.map { mapping -> String in
+            let fields = "\(mapping)".split(separator: ":").map(String.init)
+            return fields.count >= 2 ? fields[fields.count - 2] : ""
+        }
+        #expect(!plainHostPorts.contains(parts[1]), "the coordinator's port clashes with the postgres service's")
         for worker in ["citus-worker1", "citus-worker2"] {
-            #expect(services[worker]?["ports"] == nil, "\(worker) is published")
+            let published = services[worker]?["ports"]
+            #expect(published == nil, "\(worker) is published")
         }
         // docs/scaling.md's DATABASE_URL is the coordinator's.
         let doc = try String(contentsOf: Self.root.appendingPathComponent("docs/scaling.md"), encoding: .utf8)
