@@ -59,7 +59,7 @@ clean:
 
 # Coverage-guided fuzzing of every parser of outside input (scripts/fuzz.sh;
 # FUZZ_SECONDS per target, default 60).
-.PHONY: fuzz fault-test
+.PHONY: fuzz fault-test scale-test
 fuzz: prereqs
 	@scripts/fuzz.sh
 
@@ -69,3 +69,10 @@ fuzz: prereqs
 fault-test: prereqs
 	$(SWIFT) build -c release --product recruit
 	@scripts/fault-test.sh "$$($(SWIFT) build -c release --show-bin-path)/recruit"
+
+# The same pipeline on a Citus cluster (coordinator + 2 workers, distributed by
+# practice) and on one plain node, every output compared (scripts/scale-test.sh;
+# builds Citus from ../shared/vendor/citus if needed; SCALE_PATIENTS, default 100000).
+scale-test: prereqs
+	$(SWIFT) build -c release --product recruit
+	@scripts/scale-test.sh "$$($(SWIFT) build -c release --show-bin-path)/recruit"

@@ -84,3 +84,28 @@ extension RecruitError.Remedy {
         return text + (purpose.map { " \($0)" } ?? "") + (alternative.map { ", or use \($0.option)" } ?? "")
     }
 }
+
+extension Distribution.Unavailable {
+    /// `recruit db distribute` refused: why, and what to do. Nothing was changed.
+    var commandLineText: String {
+        let what: String
+        switch reason {
+        case .extensionNotInstalled:
+            what = "the server (\(server)) has no Citus extension: distributing needs a Citus coordinator " +
+                "(install Citus on every node, or use docker-compose.yml's citus profile; docs/scaling.md)"
+        case .extensionNotCreated(let version):
+            what = "Citus \(version) is installed on the server (\(server)) but not created in this database: " +
+                "run CREATE EXTENSION citus on the coordinator and every worker, and add the workers"
+        case .notPreloaded:
+            what = "the server (\(server)) has the citus extension but does not preload it: " +
+                "set shared_preload_libraries = 'citus' and restart it"
+        case .noWorkers:
+            what = "the Citus coordinator (\(server)) has no active worker: add them with SELECT citus_add_node(host, port)"
+        case .migrationsPending(let count):
+            what = "\(count) schema migration(s) are pending: run 'recruit db migrate' first"
+        case .notEmpty(let loads):
+            what = "\(loads) load(s) are recorded: distribute a freshly migrated database, before the first load"
+        }
+        return "cannot distribute the schema: \(what); nothing was changed"
+    }
+}

@@ -22,8 +22,19 @@ do {
 } catch let busy as PracticeBusy {
     FileHandle.standardError.write(Data("recruit: \(busy); try again when it has finished, or give --wait to wait for it\n".utf8))
     exit(1)
+} catch let unavailable as Distribution.Unavailable {
+    FileHandle.standardError.write(Data("recruit: \(unavailable.commandLineText)\n".utf8))
+    exit(2)
 } catch let error as PostgresError {
     var text = "recruit: database error: \(error)\n"
+    if error.message.contains("connection to the remote node") {
+        // Citus: a worker the coordinator needs is down; the statement failed whole.
+        text += """
+            recruit: a node of the Citus cluster cannot be reached: the command failed and recorded nothing of \
+            what it had not finished (a load keeps the earlier snapshots); start the node and try again (docs/scaling.md)
+
+            """
+    }
     if error.sqlState == "42501" {
         // Most often a login that is not in the recruit role the command needs.
         text += """

@@ -33,6 +33,9 @@ extension ExtractLoader {
         let maxRejectRate: Double
         let maintenanceWorkMem: String
         let parallelWorkers: Int
+        /// Citus: the load's tables are distributed, and COPY FREEZE does not
+        /// apply to the shards (they were not created in the worker's transaction).
+        var distributed = false
     }
 
     /// The name of a load's table for a file: `events_l42`.
@@ -43,7 +46,7 @@ extension ExtractLoader {
     func runStreams(run: LoadRun, input: (CanonicalFile) -> FileStreamer.Input, control: LoadControl) throws -> [StreamResult] {
         let settings = StreamSettings(conninfo: db.conninfo, schema: db.schema, loadID: run.loadID, dryRun: run.options.dryRun,
                                       maxRejectRate: run.options.maxRejectRate, maintenanceWorkMem: run.options.maintenanceWorkMem,
-                                      parallelWorkers: run.options.parallelMaintenanceWorkers)
+                                      parallelWorkers: run.options.parallelMaintenanceWorkers, distributed: run.distributed)
         let groups: [[CanonicalFile]] = run.patientsOverThreshold ? [[.patients]] : [[.events], [.patients, .prescriptions]]
         var results: [[StreamResult]] = []
         let group = DispatchGroup()
@@ -135,7 +138,9 @@ extension ExtractLoader {
                 return 0
             }
             var inner = 0
-            let copied = try connections[index].copyIn("COPY \(identifier: tables[index]) FROM STDIN (FORMAT binary, FREEZE)") { w in
+            let copySQL: SQL = settings.distributed ? "COPY \(identifier: tables[index]) FROM STDIN (FORMAT binary)"
+                : "COPY \(identifier: tables[index]) FROM STDIN (FORMAT binary, FREEZE)"
+            let copied = try connections[index].copyIn(copySQL) { w in
                 inner = try copy(index + 1, writers + [w])
             }
             return copied + inner

@@ -132,6 +132,8 @@ public final class ExtractLoader {
         var patientsOverThreshold = false
         /// The patient id that splits the events into two tables (two COPY streams).
         var eventsSplit: [UInt8]?
+        /// The extract tables are distributed (Citus): no split, no COPY FREEZE.
+        var distributed = false
 
     }
 
@@ -202,7 +204,11 @@ public final class ExtractLoader {
         summary.timings["patients_first_pass_s"] = (Date().timeIntervalSince(firstPassStarted) * 1000).rounded() / 1000
         // Over the threshold already: the second pass only records the patients' rejects, then the load is refused.
         run.patientsOverThreshold = firstPass.exceeds(options.maxRejectRate)
-        eventsSplit = registry.medianPatientID()
+        // On Citus (issue 18) the events are not split: a load's table is a
+        // partition of the distributed `events`, and Citus does not support a
+        // second level of partitioning; its COPY is spread over the shards anyway.
+        run.distributed = try Distribution.isDistributed(db.connection)
+        eventsSplit = run.distributed ? nil : registry.medianPatientID()
         run.eventsSplit = eventsSplit
         let loadable = registry.loadablePractices()
         run.practices = loadable.sorted { registry.practiceIDs[$0].lexicographicallyPrecedes(registry.practiceIDs[$1]) }

@@ -154,9 +154,14 @@ public struct RunIssuer {
                                     supersede: supersede, on: c)
         try checkHistoryUnchanged(runID, cohortName: cohortName, indexDate: indexDate, historyAsOf: historyAsOf,
                                   supersede: supersede, on: c)
-        let issuedAt = try c.query("""
+        // Read back apart from the UPDATE: Citus refuses a RETURNING clause
+        // with a function that is not IMMUTABLE (to_char) on a reference table.
+        try c.execute("""
             UPDATE runs SET status = \(RunStatus.issued.rawValue), issued_at = now(), supersedes_run_id = \(supersede)
-            WHERE run_id = \(runID) RETURNING \(unsafeRaw: RunRecord.ts("issued_at")) AS issued_at
+            WHERE run_id = \(runID)
+            """)
+        let issuedAt = try c.query("""
+            SELECT \(unsafeRaw: RunRecord.ts("issued_at")) AS issued_at FROM runs WHERE run_id = \(runID)
             """)[0].string("issued_at")
         if let supersede {
             try c.execute("""

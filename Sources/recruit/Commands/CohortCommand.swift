@@ -8,7 +8,7 @@ struct CohortCommand: ParsableCommand {
         commandName: "cohort",
         abstract: "Check a cohort definition, print its SQL, or explain it as protocol text.",
         discussion: "Exit codes: 0 done; 1 the definition has problems (each reported as FILE:LINE:COLUMN: message); 2 usage.",
-        subcommands: [Check.self, PrintSQL.self, Explain.self]
+        subcommands: [Check.self, PrintSQL.self, Plan.self, Explain.self]
     )
 
     struct Check: ParsableCommand {
@@ -50,6 +50,35 @@ struct CohortCommand: ParsableCommand {
         }
     }
 
+    struct Plan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the plan of the run's statement on the loaded snapshots (EXPLAIN, nothing executed).",
+            discussion: """
+                The same scope, session settings and statement as 'recruit run'. On a Citus coordinator the plan \
+                shows the tasks sent to the workers (docs/scaling.md).
+                """)
+        @OptionGroup var cohort: CohortOptions
+        @Option(help: ArgumentHelp("The index date D (default: the loaded snapshots' extract date).", valueName: "YYYY-MM-DD"))
+        var indexDate: String?
+        @Option(name: .customLong("practice"), parsing: .upToNextOption, help: ArgumentHelp("Restrict to these practices (repeatable).", valueName: "id"))
+        var practices: [String] = []
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws { _ = try parseIndexDate(indexDate) }
+
+        func run() throws {
+            let resolved = try CohortRun.resolve(.init(cohortFile: cohort.fileURL, codeLists: cohort.codeListSource,
+                                                      outputDirectory: URL(fileURLWithPath: "."), parameters: try cohort.parameters(),
+                                                      safeguards: try cohort.safeguards()))
+            let db = try global.openDatabase()
+            defer { db.close() }
+            let plan = try SQLEngine(cohort: resolved, logger: global.logger)
+                .plan(on: db, indexDate: try parseIndexDate(indexDate), practices: practices.isEmpty ? nil : practices,
+                      historyAsOf: try ContactHistory.instant(db))
+            Output.line(plan)
+        }
+    }
+
     struct PrintSQL: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sql",
@@ -61,17 +90,25 @@ struct CohortCommand: ParsableCommand {
         @Option(name: .customLong("practice"), parsing: .upToNextOption, help: ArgumentHelp("Restrict to these practices (repeatable).", valueName: "id"))
         var practices: [String] = []
         @Flag(help: "Print the steps-per-patient statement instead of the run statement.") var steps = false
+        @Option(help: ArgumentHelp("How records are read: by_code (an index probe per code; the default) or scan (a join with the codes; on Citus always).",
+                                   valueName: "access"))
+        var recordAccess: String = CohortQueryContext.RecordAccess.byCode.rawValue
         @Flag(help: "Print the statement and parameters as one JSON object.") var json = false
         @OptionGroup var global: GlobalOptions
 
-        func validate() throws { _ = try parseIndexDate(indexDate) }
+        func validate() throws {
+            _ = try parseIndexDate(indexDate)
+            if CohortQueryContext.RecordAccess(rawValue: recordAccess) == nil {
+                throw ValidationError("--record-access must be by_code or scan")
+            }
+        }
 
         func run() throws {
             let resolved = try CohortRun.resolve(.init(cohortFile: cohort.fileURL, codeLists: cohort.codeListSource,
                                                       outputDirectory: URL(fileURLWithPath: "."), parameters: try cohort.parameters(),
                                                       safeguards: try cohort.safeguards()))
             let context = CohortQueryContext(indexDate: try parseIndexDate(indexDate), practices: practices.isEmpty ? nil : practices,
-                                             historyAsOf: nil)
+                                             historyAsOf: nil, recordAccess: CohortQueryContext.RecordAccess(rawValue: recordAccess)!)
             let query = CohortSQLCompiler.compile(resolved, context: context, shape: steps ? .steps : .run)
             let sql = query.statement.sql
             let binds = sql.binds

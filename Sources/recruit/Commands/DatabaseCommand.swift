@@ -6,7 +6,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Manage the database: migrations, status, and the embedded cluster.",
-        subcommands: [Migrate.self, Status.self, Prune.self, Start.self, Stop.self, DatabaseRolesCommand.self]
+        subcommands: [Migrate.self, Distribute.self, Status.self, Prune.self, Start.self, Stop.self, DatabaseRolesCommand.self]
     )
 
     struct Migrate: ParsableCommand {
@@ -26,6 +26,43 @@ struct DatabaseCommand: ParsableCommand {
             } else {
                 for m in applied { Output.line("applied \(m.name)") }
                 Output.line("Schema \(db.schema): \(applied.count) migration(s) applied.")
+            }
+        }
+    }
+
+    struct Distribute: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Distribute the schema on a Citus cluster: the extract tables by practice (after 'db migrate', before the first load).",
+            discussion: """
+                Run on the coordinator of a Citus cluster whose workers are added. Patients, events and prescriptions \
+                are sharded by practice_id (co-located); snapshots, loads, runs and contact history become reference \
+                tables; the audit trail and code lists stay on the coordinator (docs/scaling.md). A no-op when done already; \
+                on a server without Citus it changes nothing and exits 2.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Shards per distributed table (default: the server's citus.shard_count).") var shardCount: Int?
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func validate() throws {
+            if let n = shardCount, n < 1 || n > 64000 { throw ValidationError("--shard-count must be from 1 to 64000") }
+        }
+
+        func run() throws {
+            let db = try global.openDatabase(migrate: false)
+            defer { db.close() }
+            let report = try Distribution(database: db, logger: global.logger).distribute(shardCount: shardCount)
+            if json {
+                try Output.json(["schema": .string(db.schema), "already_distributed": .bool(report.alreadyDistributed),
+                                 "shard_count": .int(report.shardCount),
+                                 "workers": .array(report.workers.map { .string($0) }),
+                                 "distributed": .array(report.distributed.map { .string($0) }),
+                                 "reference": .array(report.reference.map { .string($0) })] as [String: JSONValue])
+            } else if report.alreadyDistributed {
+                Output.line("Schema \(db.schema) is distributed already (\(report.shardCount) shards per table, \(report.workers.count) workers).")
+            } else {
+                Output.line("distributed by practice_id: \(report.distributed.joined(separator: ", "))")
+                Output.line("reference tables: \(report.reference.joined(separator: ", "))")
+                Output.line("Schema \(db.schema) distributed: \(report.shardCount) shards per table on \(report.workers.count) workers (\(report.workers.joined(separator: ", "))).")
             }
         }
     }

@@ -20,6 +20,8 @@ public struct SQLEngine {
         /// Whether the evaluation is restricted to named practices (else: all loaded).
         public var restricted: Bool
         public var historyAsOf: String
+        /// The extract tables are distributed (Citus, `recruit db distribute`).
+        public var distributed = false
     }
 
     /// Session settings for the evaluation (the cost model of an SSD-backed
@@ -123,7 +125,10 @@ public struct SQLEngine {
     func context(_ scope: Scope, ignoredRunIDs: [Int], recordAccess: CohortQueryContext.RecordAccess?) -> CohortQueryContext {
         let codes = Set(cohort.codeLists.flatMap(\.codes)).count
         let loads = Set(scope.practices.map(\.loadID)).count
-        let access = recordAccess ?? CohortQueryContext.recordAccess(codes: codes, loads: loads)
+        // On Citus the records are read by a join with the codes (.scan): a
+        // LATERAL probe per code correlates the distributed tables on the code,
+        // not on the distribution column, which Citus cannot push down.
+        let access = recordAccess ?? (scope.distributed ? .scan : CohortQueryContext.recordAccess(codes: codes, loads: loads))
         logger.debug("cohort record access", metadata: ["access": "\(access.rawValue)", "codes": "\(codes)", "loads": "\(loads)"])
         return CohortQueryContext(indexDate: scope.indexDate, practices: scope.restricted ? scope.practices.map(\.practiceID) : nil,
                                   historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs, recordAccess: access)
@@ -134,6 +139,20 @@ public struct SQLEngine {
     func scope(on connection: Connection, indexDate: LocalDate?, practices: [String]?, historyAsOf: String) throws -> Scope {
         for (name, value) in Self.sessionSettings {
             try connection.execute("SELECT set_config(\(name), \(value), true)")
+        }
+        let distributed = try Distribution.isDistributed(connection)
+        if distributed {
+            // On Citus the statement's per-shard parts are planned on the
+            // workers, which must plan them with the same settings (no nested
+            // loop over a per-patient aggregate): Citus sends a transaction's
+            // SET LOCAL commands (not set_config calls) to the workers'
+            // connections when citus.propagate_set_commands is 'local'. The
+            // names and values are the constants above.
+            try connection.executeScript(unsafeSQL: "SET LOCAL citus.propagate_set_commands TO 'local'")
+            for (name, value) in Self.sessionSettings {
+                precondition((name + value).allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." })
+                try connection.executeScript(unsafeSQL: "SET LOCAL \(name) TO '\(value)'")
+            }
         }
         let wanted = practices.map { Array(Set($0)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } } ?? []
         let snapshots = try PracticeSnapshot.current(on: connection, practices: wanted.isEmpty ? nil : wanted)
@@ -158,7 +177,8 @@ public struct SQLEngine {
             }
             d = only
         }
-        return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: historyAsOf)
+        return Scope(indexDate: d, practices: snapshots, restricted: !wanted.isEmpty, historyAsOf: historyAsOf,
+                     distributed: distributed)
     }
 
     func read(_ result: QueryResult, query: CompiledCohortQuery, scope: Scope) throws -> CohortEvaluation {
