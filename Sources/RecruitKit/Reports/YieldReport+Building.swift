@@ -440,7 +440,7 @@ extension YieldReport {
                 guard let cells = funnelCells[practice]?[YieldReport.allMonths] else { continue }
                 let added = flowBoxes[practice] ?? []
                 for (box, parent, m) in YieldReport.letterFlow {
-                    flow.append(FlowBox(practiceID: practice, box: box, parent: parent, label: YieldReport.flowLabel(box, m), count: p[cells[m]!]))
+                    flow.append(FlowBox(practiceID: practice, box: box, parent: parent, label: YieldReport.flowLabel(m), count: p[cells[m]!]))
                     for a in added where a.parent == box {
                         flow.append(FlowBox(practiceID: practice, box: a.box, parent: a.parent, label: a.label, count: p[a.cell]))
                     }
@@ -500,7 +500,7 @@ extension YieldReport {
         ("withdrawn", "consented", .withdrawn),
     ]
 
-    static func flowLabel(_ box: String, _ m: FunnelMeasure) -> String {
+    static func flowLabel(_ m: FunnelMeasure) -> String {
         switch m {
         case .eligible: return "On the list"
         case .responded: return "Replied and screened by the study"

@@ -264,11 +264,11 @@ struct HTMLPage {
         guard !total.isEmpty else { return "" }
         var children: [String: [YieldReport.FlowBox]] = [:]
         for b in total { children[b.parent ?? "", default: []].append(b) }
-        func node(_ b: YieldReport.FlowBox, depth: Int) -> String {
+        func node(_ b: YieldReport.FlowBox) -> String {
             let kids = children[b.box] ?? []
             var out = "<li><div class=\"fbox\" id=\"flow-\(e(b.box.replacingOccurrences(of: ":", with: "-")))\">"
                 + "<span class=\"flabel\">\(e(b.label))</span> <span class=\"fcount\">\(c(b.count))</span></div>"
-            if !kids.isEmpty { out += "<ul>" + kids.map { node($0, depth: depth + 1) }.joined() + "</ul>" }
+            if !kids.isEmpty { out += "<ul>" + kids.map(node).joined() + "</ul>" }
             return out + "</li>"
         }
         let tops = children[""] ?? []
@@ -280,10 +280,10 @@ struct HTMLPage {
             <section id="flow">
             <h2>The study's flow</h2>
             <p class="explain">Every invitee of the selected runs in one box at each level, from the list through the GP's screening             and the letter to consent, with the reason codes practices recorded; people who came by self-referral or a GP's referral             enter at their own box. All runs and practices together; per practice below, and in flow.csv.</p>
-            <div class="consort"><ul>\(letter.map { node($0, depth: 0) }.joined())</ul>
+            <div class="consort"><ul>\(letter.map(node).joined())</ul>
             """
-        if !referrals.isEmpty { out += "<ul class=\"referrals\">" + referrals.map { node($0, depth: 0) }.joined() + "</ul>" }
-        if !consent.isEmpty { out += "<ul class=\"consent\">" + consent.map { node($0, depth: 0) }.joined() + "</ul>" }
+        if !referrals.isEmpty { out += "<ul class=\"referrals\">" + referrals.map(node).joined() + "</ul>" }
+        if !consent.isEmpty { out += "<ul class=\"consent\">" + consent.map(node).joined() + "</ul>" }
         out += "</div>\n<div class=\"scroll\"><table id=\"flow-table\"><thead><tr><th>Practice</th>"
             + columns.map { "<th class=\"num\">\(e(labels[$0] ?? $0))</th>" }.joined() + "</tr></thead><tbody>\n"
         let byPractice = Dictionary(grouping: report.flow, by: \.practiceID)
