@@ -102,6 +102,9 @@ public struct CompiledCohortQuery: Sendable {
 ///    the counts, first and last dates or latest dates it needs (FILTER
 ///    clauses), and for each inclusion criterion's evidence the latest
 ///    matching record as one number (date and code rank);
+///    `spN`: for each sickness-spell condition, its notes (read on their own:
+///    they have no lower bound) chained into spells, for the patients with a
+///    note recent enough to be part of a current one;
 /// 3. `st`: every patient of the practices' current snapshots with the first
 ///    criterion they fail (`left_at`, 0 for none), in criterion order, and the
 ///    evidence of the conditions that held; history conditions (criteria 11,
@@ -208,10 +211,9 @@ public struct CohortSQLCompiler {
         var ctes: [AnnotatedSQL] = []
         if !leaves.isEmpty {
             let evidenceNumbers = shape == .run ? Set(evidence.flatMap { evidenceLeaves[$0.step]!.map(\.number) }) : []
-            for source in [RecordSource.events, .prescriptions] where !leaves(of: source).isEmpty {
+            for source in [RecordSource.events, .prescriptions] where !aggregatedLeaves(of: source).isEmpty {
                 ctes.append(codeListCTE(source))
-                if source == .events && !spellLeaves.isEmpty { ctes.append(eventRecordsCTE()) }
-                if !aggregatedLeaves(of: source).isEmpty { ctes.append(aggregateCTE(source, evidence: evidenceNumbers)) }
+                ctes.append(aggregateCTE(source, evidence: evidenceNumbers))
             }
             for leaf in spellLeaves { ctes.append(spellCTE(leaf, keyed: evidenceNumbers.contains(leaf.number))) }
         }
@@ -349,8 +351,9 @@ public struct CohortSQLCompiler {
 
     func codeRows(_ source: RecordSource) -> [CodeRow] {
         // Each list once: its bit, and the widest window of the conditions reading it.
+        // Spells read their notes on their own (``spellNotes(_:_:since:keyed:)``).
         var windows: [String: (from: Int, to: Int)] = [:]
-        for leaf in leaves(of: source) {
+        for leaf in aggregatedLeaves(of: source) {
             let window = Self.window(of: leaf.condition)
             let start = window.fromDaysBefore?.value ?? Self.unbounded
             for name in Self.lists(of: leaf.condition) {
@@ -377,7 +380,7 @@ public struct CohortSQLCompiler {
     }
 
     func codeListCTE(_ source: RecordSource) -> AnnotatedSQL {
-        let mine = leaves(of: source)
+        let mine = aggregatedLeaves(of: source)
         let rows = codeRows(source)
         let lists = Array(Set(mine.flatMap { Self.lists(of: $0.condition) })).sorted { bits[$0]! < bits[$1]! }.joined(separator: ", ")
         let name = source == .events ? "cle" : "clp"
@@ -406,7 +409,7 @@ public struct CohortSQLCompiler {
     /// flattening this into a join it would plan as a scan (it cannot know how
     /// few records the many codes of long lists match). Scan: every record of
     /// the snapshots once, the codes a hashed filter, then the window.
-    func recordsSubquery(_ source: RecordSource, withValue: Bool = false) -> AnnotatedSQL {
+    func recordsSubquery(_ source: RecordSource) -> AnnotatedSQL {
         let (table, date) = source == .events ? ("current_events", "event_date") : ("current_prescriptions", "issue_date")
         let name = source == .events ? "cle" : "clp"
         var filter: AnnotatedSQL = ""
@@ -415,7 +418,7 @@ public struct CohortSQLCompiler {
         case .byCode:
             return """
                 \(raw: name) c CROSS JOIN LATERAL (
-                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d\(raw: withValue ? ", r.value" : "")
+                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d
                     FROM \(raw: table) r
                     WHERE r.code = c.code AND r.code_system = c.code_system AND r.\(raw: date) >= c.lo AND r.\(raw: date) <= c.hi\(filter)
                     OFFSET 0
@@ -425,7 +428,7 @@ public struct CohortSQLCompiler {
             let codes = Set(codeRows(source).map(\.code.code)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             return """
                 (
-                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d, r.code, r.code_system\(raw: withValue ? ", r.value" : "")
+                    SELECT r.practice_id, r.patient_id, r.\(raw: date) AS d, r.code, r.code_system
                     FROM \(raw: table) r
                     WHERE r.code = ANY(\(bind: codes, "the codes \(source) conditions read")::text[])\(filter)
                   ) r
@@ -547,27 +550,57 @@ public struct CohortSQLCompiler {
             \(raw: source == .events ? "ae" : "ap") AS (
               SELECT m.practice_id, m.patient_id,
                 \(AnnotatedSQL(joining: columns, separator: ",\n    "))
-              FROM \(source == .events && !spellLeaves.isEmpty ? "me" : recordsRelation(source)) m
+              FROM \(recordsRelation(source)) m
               GROUP BY m.practice_id, m.patient_id
             )
             """
     }
 
-    /// The records of `source` its conditions read, with their code's row: `(practice_id, patient_id, d,
-    /// code_system, lists, rank)`, and for events read by a spell, `value`.
-    func recordsRelation(_ source: RecordSource, withValue: Bool = false) -> AnnotatedSQL {
+    /// The records of `source` its aggregated conditions read, with their code's row: `(practice_id, patient_id, d,
+    /// code_system, lists, rank)`.
+    func recordsRelation(_ source: RecordSource) -> AnnotatedSQL {
         """
         (
-            SELECT r.practice_id, r.patient_id, r.d, c.code_system, c.lists, c.rank\(raw: withValue ? ", r.value" : "")
-            FROM \(recordsSubquery(source, withValue: withValue))
+            SELECT r.practice_id, r.patient_id, r.d, c.code_system, c.lists, c.rank
+            FROM \(recordsSubquery(source))
           )
         """
     }
 
-    /// `me`: the events the cohort's conditions read, read once, when spells
-    /// need them beside the aggregate (`ae` and every `spN` read it).
-    func eventRecordsCTE() -> AnnotatedSQL {
-        "me AS MATERIALIZED \(recordsRelation(.events, withValue: true))"
+    /// A spell leaf's notes: the events whose code is in its lists, dated on
+    /// or before D and within its window (on or after `since` too, when
+    /// given), as `(practice_id, patient_id, d, value)` and, keyed, an
+    /// evidence key `k`.
+    ///
+    /// Read on their own, not through the per-code probe of the aggregates:
+    /// a spell has no lower bound, so its notes are every fit note of the
+    /// record (most of them years old), and one scan of the code index over
+    /// all the spell's codes (a bitmap scan, each heap page once) reads them
+    /// at a fraction of the cost of a probe per code and a heap fetch per
+    /// note. Nor do they pass through the events' aggregate, which has no
+    /// use for them.
+    func spellNotes(_ leaf: Leaf, _ q: ResolvedSpellQuery, since: AnnotatedSQL?, keyed: Bool) -> AnnotatedSQL {
+        let k = "condition \(leaf.number)"
+        let scale = 1 << Self.evidenceRankBits
+        var codes = Set<SystemCode>()
+        for name in q.codeLists { codes.formUnion(cohort.codeList(name)?.codes ?? []) }
+        let rows = codes.sorted { rank[$0]! < rank[$1]! }
+        let texts = Set(rows.map(\.code)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var filter: AnnotatedSQL = "r.event_date <= \(d)"
+        if let from = q.window.fromDaysBefore { filter = "\(filter) AND r.event_date >= \(daysBefore(from, "\(k): notes seen from D minus"))" }
+        if let since { filter = "\(filter) AND r.event_date >= \(since)" }
+        if let practices = practiceFilter { filter = "\(filter) AND r.practice_id = ANY(\(practices))" }
+        let key: AnnotatedSQL = keyed ? ", (r.event_date - DATE '1970-01-01')::int8 * \(raw: String(scale)) + (\(raw: String(scale - 1)) - c.rank) AS k" : ""
+        let lists = q.codeLists.joined(separator: ", ")
+        return """
+            SELECT r.practice_id, r.patient_id, r.event_date AS d, r.value\(key)
+              FROM current_events r
+              JOIN unnest(\(bind: rows.map(\.system.rawValue), "\(k): coding system of each code of \(lists)")::text[],
+                          \(bind: rows.map(\.code), "\(k): each code of \(lists)")::text[],
+                          \(bind: rows.map { rank[$0]! }, "\(k): each code's rank in byte order (evidence keys)")::int8[])
+                AS c(code_system, code, rank) ON c.code = r.code AND c.code_system = r.code_system
+              WHERE r.code = ANY(\(bind: texts, "\(k): the codes of \(lists)")::text[]) AND \(filter)
+            """
     }
 
     /// `spN`: per patient, the qualifying spell of a spell leaf (none: no row),
@@ -575,17 +608,16 @@ public struct CohortSQLCompiler {
     func spellCTE(_ leaf: Leaf, keyed: Bool) -> AnnotatedSQL {
         guard case .spell(let q) = leaf.condition else { preconditionFailure("not a spell") }
         let k = "condition \(leaf.number)"
-        let scale = 1 << Self.evidenceRankBits
-        var filter: AnnotatedSQL = "(m.lists & \(maskSQL(q.codeLists, k))) <> 0 AND m.d <= \(d)"
-        if let from = q.window.fromDaysBefore { filter = "\(filter) AND m.d >= \(daysBefore(from, "\(k): notes seen from D minus"))" }
-        let key: AnnotatedSQL = keyed ? ", (m.d - DATE '1970-01-01')::int8 * \(raw: String(scale)) + (\(raw: String(scale - 1)) - m.rank) AS k" : ""
         // Only a patient with a note recent enough to end a current cover can
         // have a qualifying spell: a cover is at most maxCoverDays, so its note is
         // on or after D - max_days_since_end - maxCoverDays. Chaining (a sort and two
         // window passes over every note of the record) is left to them.
-        let recent: AnnotatedSQL = "m.d >= \(d) - \(int(q.maxDaysSinceEnd, "\(k): the most days before D the cover may have ended")) - \(raw: String(SicknessSpells.maxCoverDays))"
-        let current: AnnotatedSQL = "(m.practice_id, m.patient_id) IN (SELECT m.practice_id, m.patient_id FROM me m WHERE \(filter) AND \(recent))"
-        let notes: AnnotatedSQL = "(SELECT m.practice_id, m.patient_id, m.d, m.value\(key) FROM me m WHERE \(filter) AND \(current))"
+        let recent: AnnotatedSQL = "\(d) - \(int(q.maxDaysSinceEnd, "\(k): the most days before D the cover may have ended")) - \(raw: String(SicknessSpells.maxCoverDays))"
+        let current: AnnotatedSQL = "SELECT r.practice_id, r.patient_id FROM (\(spellNotes(leaf, q, since: recent, keyed: false))) r"
+        let notes: AnnotatedSQL = """
+            (SELECT n.* FROM (\(spellNotes(leaf, q, since: nil, keyed: keyed))) n
+             WHERE (n.practice_id, n.patient_id) IN (\(current)))
+            """
         let values = SicknessSpells.SQLValues(
             d: d, defaultCoverDays: int(q.defaultCoverDays, "\(k): a note's cover when its value is not 1 to 365 days"),
             maxGapDays: int(q.maxGapDays, "\(k): the most days between a spell's cover and the next note"),
