@@ -122,7 +122,7 @@ pipeline() {
   # Reproductions of both runs, compared by recruit with the recorded hashes.
   "${r[@]}" run --reproduce "$run1" --out "$out/reproduce1" > "$out/reproduce1.txt"
   "${r[@]}" run --reproduce "$run2" --out "$out/reproduce2" > "$out/reproduce2.txt"
-  # runs why for a sample: every 200th invitee of run 1 and 6 patients of the extract (runs why is slow on Citus: docs/scaling.md).
+  # runs why for a sample: every 100th invitee of run 1 and 6 patients of the extract.
   {
     awk -F, 'NR > 1 && NR % 200 == 2 { print $1 "," $2 }' "$out/run1/invitations.csv"
     awk -F, -v every="$(( patients / 6 ))" 'NR > 1 && NR % every == 0 { print $2 "," $1 }' "$tmp/x1/patients.csv"

@@ -103,7 +103,12 @@ public enum RecordedSnapshots {
             """)
         try c.execute("ANALYZE pg_temp.practice_snapshots")
         // The run's loads, current or retained (sql/0016), named in the view so
-        // that the planner reads only their partitions. Integers from the run record.
+        // that the planner reads only their partitions, and each practice's
+        // load from the run's own record: run_practices, not the temporary
+        // table, which is local to this session (on Citus a join of the
+        // distributed tables with it pulls the practice's records to the
+        // coordinator; with run_practices, a reference table, the statement
+        // is routed to the practice's shard). Integers from the run record.
         let loads = Set(run.practices.map(\.loadID)).sorted().map(String.init).joined(separator: ", ")
         for (view, table) in [("current_patients", "patients"), ("current_events", "events"), ("current_prescriptions", "prescriptions")] {
             try c.execute("""
@@ -111,7 +116,8 @@ public enum RecordedSnapshots {
                   SELECT x.* FROM (SELECT * FROM \(identifier: schema).\(identifier: table) WHERE load_id IN (\(unsafeRaw: loads))
                                    UNION ALL
                                    SELECT * FROM \(identifier: schema).\(identifier: "retained_" + table) WHERE load_id IN (\(unsafeRaw: loads))) x
-                  JOIN pg_temp.practice_snapshots s USING (load_id, practice_id)
+                  JOIN \(identifier: schema).run_practices s USING (load_id, practice_id)
+                  WHERE s.run_id = \(unsafeRaw: String(run.runID))
                 """)
         }
         return try body()
