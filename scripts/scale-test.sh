@@ -124,7 +124,7 @@ pipeline() {
   "${r[@]}" run --reproduce "$run2" --out "$out/reproduce2" > "$out/reproduce2.txt"
   # runs why for a sample: every 100th invitee of run 1 and 6 patients of the extract.
   {
-    awk -F, 'NR > 1 && NR % 200 == 2 { print $1 "," $2 }' "$out/run1/invitations.csv"
+    awk -F, 'NR > 1 && NR % 100 == 2 { print $1 "," $2 }' "$out/run1/invitations.csv"
     awk -F, -v every="$(( patients / 6 ))" 'NR > 1 && NR % every == 0 { print $2 "," $1 }' "$tmp/x1/patients.csv"
   } > "$out/why-sample.csv"
   local practice patient i=0
