@@ -98,7 +98,8 @@ public struct FeedbackImporter {
         try conn.execute("""
             CREATE TEMP TABLE import_feedback (
               line bigint PRIMARY KEY, practice_id text NOT NULL, patient_id text, run_id bigint NOT NULL,
-              outcome text NOT NULL, reason text, outcome_date date NOT NULL, reason_code text, channel text NOT NULL
+              outcome text NOT NULL, reason text, outcome_date date NOT NULL, reason_code text, channel text NOT NULL,
+              in_extract boolean NOT NULL DEFAULT false
             ) ON COMMIT DROP
             """)
         var rows = 0
@@ -257,9 +258,41 @@ public struct FeedbackImporter {
         return report
     }
 
+    /// Marks the referral rows whose id is a patient of the practice's current
+    /// extract (`in_extract`). Two plain joins, not a correlated subquery: on
+    /// Citus `current_patients` is distributed, and a subquery over it
+    /// correlated with this session's temporary table is refused.
+    private func markReferralsInExtract() throws {
+        let conn = database.connection
+        let referrals = try conn.query("""
+            SELECT DISTINCT practice_id, patient_id FROM import_feedback
+            WHERE channel <> \(ContactChannel.letter.rawValue) AND patient_id IS NOT NULL
+            """)
+        guard !referrals.isEmpty else { return }
+        if try Distribution.isDistributed(conn) {
+            // The read below fans out to the shards; the import then writes
+            // reference tables in this transaction, which Citus allows only
+            // after a sequential (one connection per node) multi-shard read.
+            try conn.executeScript(unsafeSQL: "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+        }
+        let found = try conn.query("""
+            SELECT DISTINCT cp.practice_id, cp.patient_id
+            FROM current_patients cp
+            JOIN unnest(\(referrals.map { $0.string("practice_id") })::text[], \(referrals.map { $0.string("patient_id") })::text[]) AS u(p, i)
+              ON cp.practice_id = u.p AND cp.patient_id = u.i
+            """)
+        guard !found.isEmpty else { return }
+        try conn.execute("""
+            UPDATE import_feedback f SET in_extract = true
+            FROM unnest(\(found.map { $0.string("practice_id") })::text[], \(found.map { $0.string("patient_id") })::text[]) AS u(p, i)
+            WHERE f.practice_id = u.p AND f.patient_id = u.i
+            """)
+    }
+
     /// The rules that need the database: runs, lists, dates, duplicates.
     private func checkAgainstRuns(_ problems: inout ImportProblems) throws {
         let conn = database.connection
+        try markReferralsInExtract()
         func collect(_ sql: SQL, _ message: (QueryResult.Row) -> String, column: String? = nil) throws {
             let rows = try conn.query(sql)
             let total = rows.first?.int("total") ?? 0
@@ -291,7 +324,7 @@ public struct FeedbackImporter {
                                         WHERE i.run_id = f.run_id AND i.practice_id = f.practice_id AND i.patient_id = f.patient_id)
                        ELSE NOT EXISTS (SELECT 1 FROM run_practices p WHERE p.run_id = f.run_id AND p.practice_id = f.practice_id)
                             OR (f.patient_id IS NOT NULL
-                                AND NOT EXISTS (SELECT 1 FROM current_patients cp WHERE cp.practice_id = f.practice_id AND cp.patient_id = f.patient_id)
+                                AND NOT f.in_extract
                                 AND NOT EXISTS (SELECT 1 FROM run_invitations i WHERE i.practice_id = f.practice_id AND i.patient_id = f.patient_id))
                   END
             ORDER BY f.line LIMIT \(limit)
