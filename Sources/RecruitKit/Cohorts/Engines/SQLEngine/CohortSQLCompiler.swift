@@ -15,6 +15,9 @@ public struct CohortQueryContext: Sendable {
     public var ignoredRunIDs: [Int]
     /// How the records of the code lists are found.
     public var recordAccess: RecordAccess
+    /// The extract tables are distributed (Citus): the statement is shaped so
+    /// that the per-patient work and its grouping by practice are pushed down.
+    public var distributed: Bool
 
     /// How the statement finds the records whose code is in a list. Both give
     /// the same rows; they differ in cost.
@@ -30,7 +33,8 @@ public struct CohortQueryContext: Sendable {
     }
 
     public init(indexDate: LocalDate?, practices: [String]? = nil, historyAsOf: String? = nil, ignoredRunIDs: [Int] = [],
-                recordAccess: RecordAccess = .byCode) {
+                recordAccess: RecordAccess = .byCode, distributed: Bool = false) {
+        self.distributed = distributed
         self.indexDate = indexDate
         self.practices = practices
         self.historyAsOf = historyAsOf
@@ -109,7 +113,8 @@ public struct CompiledCohortQuery: Sendable {
 ///    criterion they fail (`left_at`, 0 for none), in criterion order, and the
 ///    evidence of the conditions that held; history conditions (criteria 11,
 ///    12) are subqueries that run only for the patients that reach them;
-/// 4. from `st`, the yield per practice and in total, and the invitees.
+/// 4. `g`: `st` grouped by practice and step, each invitee a group of their
+///    own; from it, the yield per practice and in total, and the invitees.
 ///
 /// Every value (the index date, numbers, code lists, practice ids, cohort name,
 /// outcomes) is a bound parameter; the statement text depends only on the
@@ -256,8 +261,14 @@ public struct CohortSQLCompiler {
         for alias in joined {
             join.append("\n  LEFT JOIN \(raw: alias) ON \(raw: alias).practice_id = p.practice_id AND \(raw: alias).patient_id = p.patient_id")
         }
+        // On Citus, st is inlined into g, its one reader in a run, so that the
+        // per-patient part and its grouping by practice run in the shards'
+        // tasks (a materialised st would be pulled to the coordinator whole).
+        // On one node it is materialised: inlined, PostgreSQL would evaluate
+        // the criteria's CASE once per use of left_at in g.
+        let stMaterialized: AnnotatedSQL = shape == .run && context.distributed ? "" : " MATERIALIZED"
         ctes.append("""
-            st AS MATERIALIZED (
+            st AS\(stMaterialized) (
               SELECT p.practice_id, p.patient_id,
                 \(leftAt) AS left_at\(AnnotatedSQL(joining: carried, separator: ""))
               FROM current_patients p\(join)\(patientFilter)
@@ -273,22 +284,35 @@ public struct CohortSQLCompiler {
                 ORDER BY st.practice_id COLLATE "C", st.patient_id COLLATE "C"
                 """
         case .run:
-            ctes.append(contentsOf: yieldCTEs())
             var columns: [String] = [], nulls: [String] = []
             for spec in evidence {
                 let e = "e\(spec.step)"
-                columns.append("st.\(e)_key")
+                columns.append("\(e)_key")
                 nulls.append("NULL::int8 AS \(e)_key")
                 if spec.hasPrescriptions {
-                    columns += ["st.\(e)_count", "st.\(e)_first", "st.\(e)_last"]
+                    columns += ["\(e)_count", "\(e)_first", "\(e)_last"]
                     nulls += ["NULL::bigint AS \(e)_count", "NULL::date AS \(e)_first", "NULL::date AS \(e)_last"]
                 }
                 if spec.hasSpell {
-                    columns += ["st.\(e)_spell_start", "st.\(e)_spell_end", "st.\(e)_spell_days"]
+                    columns += ["\(e)_spell_start", "\(e)_spell_end", "\(e)_spell_days"]
                     nulls += ["NULL::date AS \(e)_spell_start", "NULL::date AS \(e)_spell_end", "NULL::integer AS \(e)_spell_days"]
                 }
             }
-            let evidenceColumns = columns.map { ", " + $0 }.joined()
+            // g: st grouped by practice and step, each invitee a group of their
+            // own (with their evidence: max over one row). Grouped by the
+            // practice, it is computed where the practice's rows are (on Citus,
+            // in the shards), and what leaves it is the invitees and a count
+            // per practice and step, not a row per patient.
+            ctes.append("""
+                g AS MATERIALIZED (
+                  SELECT st.practice_id, st.left_at, CASE WHEN st.left_at = 0 THEN st.patient_id END AS patient_id,
+                         count(*) AS n\(raw: columns.map { ", max(st.\($0)) AS \($0)" }.joined())
+                  FROM st
+                  GROUP BY st.practice_id, st.left_at, CASE WHEN st.left_at = 0 THEN st.patient_id END
+                )
+                """)
+            ctes.append(contentsOf: yieldCTEs())
+            let evidenceColumns = columns.map { ", g." + $0 }.joined()
             let nullColumns = nulls.map { ", " + $0 }.joined()
             body = """
                 SELECT * FROM (
@@ -296,8 +320,8 @@ public struct CohortSQLCompiler {
                          y.step, y.remaining, NULL::text AS patient_id\(raw: nullColumns)
                   FROM y
                   UNION ALL
-                  SELECT 1, st.practice_id, false, NULL::int, NULL::bigint, st.patient_id\(raw: evidenceColumns)
-                  FROM st WHERE st.left_at = 0
+                  SELECT 1, g.practice_id, false, NULL::int, NULL::bigint, g.patient_id\(raw: evidenceColumns)
+                  FROM g WHERE g.left_at = 0
                 ) out
                 ORDER BY out.part, out.total, out.practice_id COLLATE "C", out.step, out.patient_id COLLATE "C"
                 """
@@ -312,7 +336,7 @@ public struct CohortSQLCompiler {
         let steps = "\(cohort.criteria.count)"
         return [
             "pr AS (\(practices))",
-            "n AS (SELECT st.practice_id, st.left_at, count(*) AS n FROM st GROUP BY st.practice_id, st.left_at)",
+            "n AS (SELECT g.practice_id, g.left_at, sum(g.n) AS n FROM g GROUP BY g.practice_id, g.left_at)",
             """
             y AS (
               SELECT pr.practice_id, g.step,

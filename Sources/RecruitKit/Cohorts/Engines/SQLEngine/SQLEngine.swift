@@ -138,7 +138,8 @@ public struct SQLEngine {
         let access = recordAccess ?? (scope.distributed ? .scan : CohortQueryContext.recordAccess(codes: codes, loads: loads))
         logger.debug("cohort record access", metadata: ["access": "\(access.rawValue)", "codes": "\(codes)", "loads": "\(loads)"])
         return CohortQueryContext(indexDate: scope.indexDate, practices: scope.restricted ? scope.practices.map(\.practiceID) : nil,
-                                  historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs, recordAccess: access)
+                                  historyAsOf: scope.historyAsOf, ignoredRunIDs: ignoredRunIDs, recordAccess: access,
+                                  distributed: scope.distributed)
     }
 
     /// Chooses the practices and the index date and applies the session
