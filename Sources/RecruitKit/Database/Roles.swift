@@ -112,6 +112,7 @@ public struct Roles {
         "drop_load_tables(bigint[], timestamptz)": [.loader],
         "retain_load_tables(bigint[])": [.loader],
         "create_load_partitions(bigint)": [.loader],
+        "issued_loads()": [.loader, .practice],
     ]
 
     /// The name pattern of per-load tables (`patients_l12`, and the halves of a

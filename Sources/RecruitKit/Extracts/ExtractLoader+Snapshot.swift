@@ -85,11 +85,9 @@ extension ExtractLoader {
     /// tables no practice points at. Run at the start of every load.
     func cleanupLeftovers() throws {
         let conn = db.connection
-        let running = try conn.query("""
-            SELECT l.load_id, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid) AS alive
-            FROM loads l WHERE l.status = 'running' ORDER BY l.load_id
-            """)
-        for row in running where row.bool("alive") == false {
+        let running = try conn.query("SELECT l.load_id, l.backend_pid FROM loads l WHERE l.status = 'running' ORDER BY l.load_id")
+        let alive = try conn.liveBackends(running.compactMap { $0.int("backend_pid") })
+        for row in running where !(row.int("backend_pid").map(alive.contains) ?? false) {
             guard let id = row.int("load_id") else { continue }
             let key = db.lockKey("load:\(id)")
             guard try conn.tryAdvisoryLock(key) else { continue }

@@ -116,15 +116,27 @@ extension ExtractLoader {
             extra = c
             connections.append(c)
         }
+        // On Citus the table is made (distributed, by the schema owner's function)
+        // in a transaction of its own, and indexed in another after the COPY's:
+        // Citus refuses, in one transaction, to let one user write shards
+        // another user's statement has modified (SQLSTATE 25001), and the loader
+        // role COPYs what the owner's functions create and index. Nothing is
+        // attached before the swap, so the load stays all or nothing: a refused
+        // or failed file leaves an unattached table, dropped with the failed load's.
+        let separate = settings.distributed
+        func create() throws {
+            for (i, c) in connections.enumerated() {
+                // Through the schema owner's function (sql/0013): the loader role may create nothing itself.
+                try c.execute(createStatement(input.kind, loadID: settings.loadID, part: tables.count > 1 ? i + 1 : 0,
+                                              splitKey: tables.count > 1 ? input.splitKey : nil))
+            }
+        }
+        if separate { try create() }
         for c in connections { try c.executeScript(unsafeSQL: "BEGIN") }
         var open = true
         defer { if open { for c in connections { try? c.executeScript(unsafeSQL: "ROLLBACK") } } }
-        for (i, c) in connections.enumerated() {
-            try c.execute("SET LOCAL synchronous_commit = off")
-            // Through the schema owner's function (sql/0013): the loader role may create nothing itself.
-            try c.execute(createStatement(input.kind, loadID: settings.loadID, part: tables.count > 1 ? i + 1 : 0,
-                                          splitKey: tables.count > 1 ? input.splitKey : nil))
-        }
+        for c in connections { try c.execute("SET LOCAL synchronous_commit = off") }
+        if !separate { try create() }
         let copyStarted = Date()
         var stats: FileStreamer.Stats?
         struct StopCopy: Error {}
@@ -167,6 +179,10 @@ extension ExtractLoader {
             return
         }
         progress?.phase(file: s.fileName, "indexing")
+        if separate {
+            for c in connections { try c.executeScript(unsafeSQL: "COMMIT") }
+            for c in connections { try c.executeScript(unsafeSQL: "BEGIN") }
+        }
         let indexStarted = Date()
         if connections.count > 1 {
             // Both halves at once, each on its connection (one server process each).

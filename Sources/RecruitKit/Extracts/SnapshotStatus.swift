@@ -61,16 +61,16 @@ public struct SnapshotStatus: Codable, Sendable {
         }
         let loads = try connection.query("""
             SELECT l.load_id, l.status, to_char(l.started_at, 'YYYY-MM-DD HH24:MI:SS') AS started, l.os_user,
-                   coalesce(l.source_dir, '') AS dir, l.reason,
-                   EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = l.backend_pid) AS alive
+                   coalesce(l.source_dir, '') AS dir, l.reason, l.backend_pid
             FROM loads l
             WHERE l.status = 'running' OR (l.status = 'failed' AND l.started_at > now() - interval '90 days')
             ORDER BY l.load_id DESC LIMIT 50
             """)
+        let alive = try connection.liveBackends(loads.compactMap { $0.int("backend_pid") })
         for r in loads {
             let load = Load(loadID: r.int("load_id") ?? 0, status: r.string("status"), startedAt: r.string("started"),
                             osUser: r.string("os_user"), sourceDir: r.string("dir"), reason: r["reason"],
-                            alive: r.bool("alive") ?? false)
+                            alive: r.int("backend_pid").map(alive.contains) ?? false)
             if load.status == "running" && load.alive { s.runningLoads.append(load) } else { s.problemLoads.append(load) }
         }
         s.unusedSnapshots = try unreferencedLoadIDs(connection)
@@ -85,7 +85,7 @@ public struct SnapshotStatus: Codable, Sendable {
                    (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
                       AND c.relname ~ ('^(patients|events|prescriptions)_l' || u.load_id || '(_[12])?$'))::bigint AS bytes
-            FROM issued_run_loads u JOIN loads l ON l.load_id = u.load_id
+            FROM issued_loads() u JOIN loads l ON l.load_id = u.load_id
             WHERE u.load_id NOT IN (SELECT load_id FROM practice_snapshots)
               AND to_regclass(quote_ident(current_schema()) || '.' || quote_ident('patients_l' || u.load_id)) IS NOT NULL
             ORDER BY u.load_id
@@ -107,7 +107,7 @@ public struct SnapshotStatus: Codable, Sendable {
                                   to_regclass(quote_ident(current_schema()) || '.events'),
                                   to_regclass(quote_ident(current_schema()) || '.prescriptions'))
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
-              AND substring(c.relname from '_l([0-9]+)')::bigint IN (SELECT load_id FROM issued_run_loads)
+              AND substring(c.relname from '_l([0-9]+)')::bigint IN (SELECT load_id FROM issued_loads())
             ORDER BY 1
             """).compactMap { $0.int("load_id") }
     }
@@ -123,7 +123,7 @@ public struct SnapshotStatus: Codable, Sendable {
               AND c.relname ~ '^(patients|events|prescriptions)_l[0-9]+(_[0-9]+)?$'
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM practice_snapshots)
               AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM loads WHERE status = 'running')
-              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM issued_run_loads)
+              AND substring(c.relname from '_l([0-9]+)')::bigint NOT IN (SELECT load_id FROM issued_loads())
             ORDER BY 1
             """).compactMap { $0.int("load_id") }
     }

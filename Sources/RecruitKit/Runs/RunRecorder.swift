@@ -98,11 +98,7 @@ public struct RunRecorder {
                                                                              startedAt: startedAt, listing: listing)
                 var manifest = preparedManifest, summary = preparedSummary
                 var issued: RunIssuer.Issued?
-                let newDefinition = try c.query("""
-                    INSERT INTO cohort_definitions (cohort_sha256, name, version, definition)
-                    VALUES (\(cohort.definition.sha256), \(cohort.name), \(cohort.version), \(cohort.definition.text))
-                    ON CONFLICT (cohort_sha256) DO NOTHING RETURNING cohort_sha256
-                    """).count == 1
+                let newDefinition = try Self.storeDefinition(cohort, on: c)
                 // Stored in name order, so concurrent runs take the lists' locks in one order.
                 var stored: [String: RecordedCodeList] = [:]
                 for list in cohort.codeLists.sorted(by: { $0.name < $1.name }) {
@@ -376,5 +372,31 @@ extension JSONValue {
     /// A `[String: Int]` as a JSON object.
     static func encodingSorted(_ values: [String: Int]) -> JSONValue {
         .object(values.mapValues { .int($0) })
+    }
+}
+
+extension RunRecorder {
+    /// Stores the cohort's definition text under its SHA-256 unless it is
+    /// stored already; true when this call stored it.
+    ///
+    /// Not `INSERT … ON CONFLICT DO NOTHING`: on Citus (a reference table) an
+    /// upsert needs UPDATE on the table, which the practice role must not
+    /// have. A run that loses a race with another storing the same new text
+    /// rolls back to its savepoint and finds it stored.
+    static func storeDefinition(_ cohort: ResolvedCohort, on c: Connection) throws -> Bool {
+        let sha = cohort.definition.sha256
+        if !(try c.query("SELECT 1 AS x FROM cohort_definitions WHERE cohort_sha256 = \(sha)")).isEmpty { return false }
+        try c.executeScript(unsafeSQL: "SAVEPOINT cohort_definition")
+        do {
+            try c.execute("""
+                INSERT INTO cohort_definitions (cohort_sha256, name, version, definition)
+                VALUES (\(sha), \(cohort.name), \(cohort.version), \(cohort.definition.text))
+                """)
+            try c.executeScript(unsafeSQL: "RELEASE SAVEPOINT cohort_definition")
+            return true
+        } catch let error as PostgresError where error.sqlState == "23505" {
+            try c.executeScript(unsafeSQL: "ROLLBACK TO SAVEPOINT cohort_definition")
+            return false
+        }
     }
 }
