@@ -131,7 +131,10 @@ extension ExtractLoader {
                                               splitKey: tables.count > 1 ? input.splitKey : nil))
             }
         }
-        if separate { try create() }
+        if separate {
+            try create()
+            result.committed = true  // an empty table now: attached at the swap, or dropped with the load
+        }
         for c in connections { try c.executeScript(unsafeSQL: "BEGIN") }
         var open = true
         defer { if open { for c in connections { try? c.executeScript(unsafeSQL: "ROLLBACK") } } }
