@@ -107,8 +107,8 @@ d = json.load(open(sys.argv[1]))
 def lit(p):
     v = p.get("value")
     return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
-print("SET search_path = recruit; SET random_page_cost = 1.1; SET jit = off; SET work_mem = '256MB';")
-print("SET enable_mergejoin = off; SET enable_nestloop = off; SET max_parallel_workers_per_gather = 0;")
+# The run's own session settings, as recruit applies them.
+print("SET search_path = recruit; " + " ".join("SET %s = '%s';" % (s["name"], s["value"]) for s in d["session_settings"]))
 print("PREPARE q AS " + d["sql"] + ";")
 print("EXPLAIN (ANALYZE, BUFFERS) EXECUTE q(" + ", ".join(lit(p) for p in d["parameters"]) + ");")
 PY

@@ -117,10 +117,13 @@ struct CohortCommand: ParsableCommand {
                     ["n": .int(i + 1), "type": .string(Self.typeName(b.oid)), "value": b.text.map { .string($0) } ?? .null,
                      "note": .string(query.statement.notes[i])]
                 }
-                try Output.json(["sql": .string(sql.render()), "parameters": .array(parameters)] as [String: JSONValue])
+                let settings: [JSONValue] = SQLEngine.sessionSettings.map { ["name": .string($0.0), "value": .string($0.1)] }
+                try Output.json(["sql": .string(sql.render()), "parameters": .array(parameters),
+                                 "session_settings": .array(settings)] as [String: JSONValue])
                 return
             }
             Output.line("-- \(resolved.name) \(resolved.version): \(resolved.criteria.count) criteria, one statement")
+            Output.line("-- run with: " + SQLEngine.sessionSettings.map { "SET \($0.0) = '\($0.1)';" }.joined(separator: " "))
             Output.line(sql.render() + ";")
             Output.line("-- parameters")
             for (i, b) in binds.enumerated() {

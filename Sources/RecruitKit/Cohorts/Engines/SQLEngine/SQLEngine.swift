@@ -50,7 +50,7 @@ public struct SQLEngine {
     /// spills to disk, so this is safe at every size.
     /// Parallel workers are off as in the baseline: on a busy 2-core server
     /// they cost more than they give.
-    static let sessionSettings = [("random_page_cost", "1.1"), ("jit", "off"), ("work_mem", "256MB"),
+    public static let sessionSettings = [("random_page_cost", "1.1"), ("jit", "off"), ("work_mem", "256MB"),
                                   ("enable_mergejoin", "off"), ("enable_nestloop", "off"), ("enable_sort", "off"),
                                   ("max_parallel_workers_per_gather", "0")]
 
