@@ -7,8 +7,9 @@
 # (scripts/citus-cluster.sh: Unix sockets and 127.0.0.1 only), and on each:
 # migrates (and on Citus distributes), loads a synthetic extract of
 # SCALE_PATIENTS patients (default 100,000) in two loads (the second replaces a
-# third of the practices, a month later, loaded as a recruit_loader member), imports earlier invitations, runs the
-# reference cohort with that history and issues it, imports the practices'
+# third of the practices, a month later, and is loaded as a recruit_loader
+# member), imports earlier invitations, runs the reference cohort with that
+# history and issues it, imports the practices'
 # feedback, runs the cohort again (the first run's invitees now count as
 # invited), reproduces both runs, explains a sample of patients (runs why) and
 # writes the yield and proxy reports. It prints the timings of both, then

@@ -93,7 +93,7 @@ struct CohortCommand: ParsableCommand {
         @Option(help: ArgumentHelp("How records are read: by_code (an index probe per code; the default) or scan (a join with the codes; on Citus always).",
                                    valueName: "access"))
         var recordAccess: String = CohortQueryContext.RecordAccess.byCode.rawValue
-        @Flag(help: "Print the statement and parameters as one JSON object.") var json = false
+        @Flag(help: "Print the statement, its parameters and the session settings a run applies as one JSON object.") var json = false
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
