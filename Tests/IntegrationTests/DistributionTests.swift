@@ -72,6 +72,44 @@ struct DistributionTests {
         }
     }
 
+    /// What Citus requires of every table `db distribute` co-locates with the
+    /// extract tables, checked on a plain node so that `make test` catches a
+    /// migration that would break `make scale-test`: the distribution column's
+    /// collation is the anchor's, and every unique key includes it.
+    @Test("every table distributed by practice_id has the anchor's collation and unique keys that include practice_id")
+    func colocationPreconditions() throws {
+        try TestDatabase.withSchema { (db: Database) throws in
+            let tables = Distribution.distributedTables + Distribution.distributedContactTables
+            let collations = try db.connection.query("""
+                SELECT c.relname, co.collname FROM pg_attribute a
+                JOIN pg_class c ON c.oid = a.attrelid JOIN pg_collation co ON co.oid = a.attcollation
+                WHERE c.relnamespace = \(db.schema)::regnamespace AND c.relname = ANY(\(tables)) AND a.attname = \(Distribution.distributionColumn)
+                ORDER BY 1
+                """)
+            #expect(collations.map { $0.string("relname") } == tables.sorted())
+            #expect(Set(collations.map { $0.string("collname") }) == ["C"], "\(collations.map { "\($0.string("relname")): \($0.string("collname"))" })")
+            let keysWithout = try db.connection.query("""
+                SELECT c.relname || '.' || i.relname AS k FROM pg_index x
+                JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+                WHERE c.relnamespace = \(db.schema)::regnamespace AND c.relname = ANY(\(tables)) AND x.indisunique
+                  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = \(Distribution.distributionColumn)
+                                    AND a.attnum = ANY(x.indkey::int2[]))
+                ORDER BY 1
+                """).map { $0.string("k") }
+            #expect(keysWithout.isEmpty, "unique keys without practice_id: \(keysWithout)")
+            // The contact tables are written to in the same transaction as the
+            // reference tables their foreign keys point at: those are reference tables.
+            let referenced = try db.connection.query("""
+                SELECT DISTINCT f.relname FROM pg_constraint k
+                JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class f ON f.oid = k.confrelid
+                WHERE k.contype = 'f' AND c.relnamespace = \(db.schema)::regnamespace AND c.relname = ANY(\(Distribution.distributedContactTables))
+                ORDER BY 1
+                """).map { $0.string("relname") }
+            #expect(!referenced.isEmpty)
+            #expect(Set(referenced).isSubset(of: Set(Distribution.referenceTables)), "\(referenced)")
+        }
+    }
+
     @Test("--shard-count out of range is a usage error")
     func usage() throws {
         let result = try RecruitCLI.run(["db", "distribute", "--shard-count", "0"])

@@ -27,9 +27,12 @@ public struct Distribution {
     /// foreign keys point at).
     public static let referenceTables = [
         "loads", "load_rejects", "practice_snapshots",
-        "cohort_definitions", "runs", "run_practices", "run_invitations", "run_yields",
-        "contact_imports", "history_invitations", "contact_outcomes",
+        "cohort_definitions", "runs", "run_practices", "run_yields", "contact_imports",
     ]
+    /// The run's patient rows and the contact history: distributed by
+    /// practice_id, co-located with the extract tables (sql/0031), after the
+    /// reference tables their foreign keys point at (runs, contact_imports).
+    public static let distributedContactTables = ["run_invitations", "history_invitations", "contact_outcomes"]
     /// The column every distributed table is sharded by.
     public static let distributionColumn = "practice_id"
 
@@ -137,6 +140,19 @@ public struct Distribution {
             // every placement, which is what they need (they only refuse).
             try c.execute("SET LOCAL citus.enable_unsafe_triggers TO on")
             let anchor = try qualified(Self.distributedTables[0])
+            // The contact tables' foreign keys point at tables made reference
+            // tables below, and Citus turns a local table referencing a
+            // reference table into a "Citus local" table, which cannot then be
+            // distributed (it has an identity column). So their foreign keys
+            // are dropped first and made again once every table is in place.
+            let contactTables = try Self.distributedContactTables.map(qualified)
+            let foreignKeys = try c.query("""
+                SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+                WHERE contype = 'f' AND conrelid = ANY(\(contactTables)::regclass[]) ORDER BY conrelid, conname
+                """).map { (table: $0.string("tbl"), name: $0.string("conname"), definition: $0.string("def")) }
+            for key in foreignKeys {
+                try c.execute("ALTER TABLE \(unsafeRaw: key.table) DROP CONSTRAINT \(identifier: key.name)")
+            }
             for table in Self.distributedTables {
                 let name = try qualified(table)
                 if table == Self.distributedTables[0] {
@@ -154,11 +170,31 @@ public struct Distribution {
                 try c.execute("SELECT create_reference_table(\(try qualified(table))::regclass)")
                 report.reference.append(table)
             }
+            for (table, name) in zip(Self.distributedContactTables, contactTables) {
+                try c.execute("SELECT create_distributed_table(\(name)::regclass, \(Self.distributionColumn), colocate_with => \(anchor))")
+                report.distributed.append(table)
+            }
+            for key in foreignKeys {
+                // The definition as the server printed it (sql/ wrote it), with its tables quoted.
+                try c.execute("ALTER TABLE \(unsafeRaw: key.table) ADD CONSTRAINT \(identifier: key.name) \(unsafeRaw: key.definition)")
+            }
         }
         report.shardCount = try currentShardCount()
         logger.info("schema distributed", metadata: ["schema": "\(database.schema)", "shards": "\(report.shardCount)",
                                                       "workers": "\(report.workers.count)"])
         return report
+    }
+
+    /// On a distributed schema, makes the caller's transaction send its
+    /// multi-shard commands over one connection per node. A transaction that
+    /// reads or writes the distributed contact tables and writes the reference
+    /// tables their foreign keys point at (runs, contact_imports) needs it:
+    /// Citus refuses a reference table's write after a parallel multi-shard
+    /// access to a table that references it. A no-op on one node.
+    /// - Important: call first in the transaction (`Connection.transaction`).
+    public static func sequentialIfDistributed(_ connection: Connection) throws {
+        guard try isDistributed(connection) else { return }
+        try connection.executeScript(unsafeSQL: "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     }
 
     func qualified(_ table: String) throws -> String {

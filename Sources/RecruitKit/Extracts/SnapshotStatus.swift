@@ -80,9 +80,12 @@ public struct SnapshotStatus: Codable, Sendable {
 
     /// The retained loads (those no practice points at, kept for issued runs), oldest first.
     public static func retained(_ connection: Connection) throws -> [Retained] {
-        try connection.query("""
+        // On Citus a distributed table's rows are in its shards on the workers:
+        // the coordinator's own table is an empty shell.
+        let size = try Distribution.isDistributed(connection) ? "citus_total_relation_size" : "pg_total_relation_size"
+        return try connection.query("""
             SELECT u.load_id, l.extract_date::text AS d, u.runs, to_char(u.last_issued_at, 'YYYY-MM-DD HH24:MI:SS') AS at,
-                   (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   (SELECT coalesce(sum(\(unsafeRaw: size)(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
                       AND c.relname ~ ('^(patients|events|prescriptions)_l' || u.load_id || '(_[12])?$'))::bigint AS bytes
             FROM issued_loads() u JOIN loads l ON l.load_id = u.load_id

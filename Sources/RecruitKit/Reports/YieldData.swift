@@ -204,26 +204,57 @@ extension YieldData {
         guard let label else { return nil }
         let measures = FunnelMeasure.allCases.filter { $0 != .eligible }
         let counts = SQL(joining: measures.map { "count(*) FILTER (WHERE v.\(unsafeRaw: $0.rawValue)) AS \(unsafeRaw: $0.rawValue)" }, separator: ", ")
+        // Two statements: the invitees counted by run and evidence code (the
+        // patient-level tables), then each code's list among the run's code
+        // lists (runs and the code lists only). One statement with both made
+        // the Citus 13.2 coordinator crash (SIGSEGV) once run_invitations and
+        // contact_outcomes were distributed.
         let rows = try connection.query("""
-            SELECT c.spell, c.list, count(*) AS eligible, \(counts)
+            SELECT v.run_id, v.evidence -> \(criterion)::text ->> 'spell_start' IS NOT NULL AS spell,
+                   v.evidence -> \(criterion)::text ->> 'code_system' AS code_system, v.evidence -> \(criterion)::text ->> 'code' AS code,
+                   count(*) AS eligible, \(counts)
             FROM report_invitee_outcomes v
-            JOIN runs r ON r.run_id = v.run_id
-            CROSS JOIN LATERAL (SELECT v.evidence -> \(criterion)::text AS e) x
-            CROSS JOIN LATERAL (
-              SELECT x.e ->> 'spell_start' IS NOT NULL AS spell,
-                     (SELECT min(l.name COLLATE "C")
-                      FROM jsonb_to_recordset(r.codelists) AS l(name text, codelist_version_id bigint)
-                      JOIN codelist_codes cc ON cc.codelist_version_id = l.codelist_version_id
-                      WHERE cc.code_system = x.e ->> 'code_system' AND cc.code = x.e ->> 'code') AS list
-            ) c
             WHERE v.run_id = ANY(\(runIDs))
               AND NOT EXISTS (SELECT 1 FROM run_practices rp WHERE rp.run_id = v.run_id AND rp.practice_id = v.practice_id
                                 AND rp.superseded_by_run_id IS NOT NULL)
-            GROUP BY c.spell, c.list
+            GROUP BY 1, 2, 3, 4
             """)
+        let coded = rows.filter { $0.bool("spell") != true && $0["code_system"] != nil && $0["code"] != nil }
+        var lists: [String: String] = [:]
+        func key(_ run: Int?, _ system: String?, _ code: String?) -> String { "\(run ?? 0)\u{1F}\(system ?? "")\u{1F}\(code ?? "")" }
+        if !coded.isEmpty {
+            // Each run's code lists (name and version), then which of those versions hold the codes.
+            var runLists: [Int: [(name: String, version: Int)]] = [:]
+            for row in try connection.query("""
+                SELECT r.run_id, l.name, l.codelist_version_id
+                FROM runs r, jsonb_to_recordset(r.codelists) AS l(name text, codelist_version_id bigint)
+                WHERE r.run_id = ANY(\(Array(Set(coded.compactMap { $0.int("run_id") }))))
+                """) {
+                guard let run = row.int("run_id"), let version = row.int("codelist_version_id") else { continue }
+                runLists[run, default: []].append((row.string("name"), version))
+            }
+            var holding: [String: Set<Int>] = [:]  // "system code" -> versions
+            for row in try connection.query("""
+                SELECT cc.codelist_version_id, cc.code_system, cc.code FROM codelist_codes cc
+                WHERE cc.codelist_version_id = ANY(\(Array(Set(runLists.values.flatMap { $0.map(\.version) }))))
+                  AND (cc.code_system, cc.code) IN (SELECT * FROM unnest(\(coded.map { $0.string("code_system") })::text[],
+                                                                           \(coded.map { $0.string("code") })::text[]))
+                """) {
+                holding[key(nil, row.string("code_system"), row.string("code")), default: []].insert(row.int("codelist_version_id") ?? 0)
+            }
+            for row in coded {
+                let versions = holding[key(nil, row["code_system"], row["code"])] ?? []
+                let names = (runLists[row.int("run_id") ?? 0] ?? []).filter { versions.contains($0.version) }.map(\.name)
+                // min(name COLLATE "C"): byte order.
+                if let list = names.min(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                    lists[key(row.int("run_id"), row["code_system"], row["code"])] = list
+                }
+            }
+        }
         var out: [ProxyClass: [FunnelMeasure: Int]] = [:]
         for row in rows {
-            let cls: ProxyClass = row.bool("spell") == true ? .spell : row["list"].map { .codeList($0) } ?? .other
+            let cls: ProxyClass = row.bool("spell") == true ? .spell
+                : lists[key(row.int("run_id"), row["code_system"], row["code"])].map { .codeList($0) } ?? .other
             for m in FunnelMeasure.allCases { out[cls, default: [:]][m, default: 0] += row.int(m.rawValue) ?? 0 }
         }
         return ProxyCounts(criterion: criterion, label: label, counts: out)

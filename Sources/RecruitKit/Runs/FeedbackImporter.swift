@@ -69,7 +69,10 @@ public struct FeedbackImporter {
         }
         progress?.stage("checking and recording \(name)", total: nil)
         do {
-            let report = try database.connection.transaction { try importLocked(url, name: name, sha256: sha256) }
+            let report = try database.connection.transaction {
+                try Distribution.sequentialIfDistributed(database.connection)
+                return try importLocked(url, name: name, sha256: sha256)
+            }
             logger.info("feedback imported", metadata: [
                 "file": "\(name)", "status": "\(report.status.rawValue)", "rows": "\(report.rows)",
                 "import_id": "\(report.importId.map(String.init) ?? "none")",
@@ -99,7 +102,8 @@ public struct FeedbackImporter {
             CREATE TEMP TABLE import_feedback (
               line bigint PRIMARY KEY, practice_id text NOT NULL, patient_id text, run_id bigint NOT NULL,
               outcome text NOT NULL, reason text, outcome_date date NOT NULL, reason_code text, channel text NOT NULL,
-              in_extract boolean NOT NULL DEFAULT false
+              in_extract boolean NOT NULL DEFAULT false, on_run_list boolean NOT NULL DEFAULT false,
+              on_a_list boolean NOT NULL DEFAULT false
             ) ON COMMIT DROP
             """)
         var rows = 0
@@ -258,23 +262,57 @@ public struct FeedbackImporter {
         return report
     }
 
-    /// Marks the referral rows whose id is a patient of the practice's current
-    /// extract (`in_extract`). Two plain joins, not a correlated subquery: on
-    /// Citus `current_patients` is distributed, and a subquery over it
-    /// correlated with this session's temporary table is refused.
-    private func markReferralsInExtract() throws {
+    /// Marks what the rules below ask of the database, with plain joins of
+    /// the rows' ids, not subqueries correlated with this session's temporary
+    /// table (on Citus `current_patients` and `run_invitations` are
+    /// distributed by practice, and such a subquery is refused):
+    /// `on_run_list`, the patient is on the row's run's list for the practice;
+    /// `on_a_list`, on a list of any run for it; `in_extract` (referral rows
+    /// only), a patient of the practice's current extract. And copies the
+    /// outcomes recorded for the rows' patients and runs to `import_recorded`,
+    /// which the rules read beside the file's rows.
+    private func markKnownPatients() throws {
         let conn = database.connection
+        try conn.execute("""
+            CREATE TEMP TABLE import_recorded (
+              run_id bigint, practice_id text, patient_id text, outcome text, channel text, import_id bigint
+            ) ON COMMIT DROP
+            """)
+        let ids = try conn.query("SELECT DISTINCT practice_id, patient_id FROM import_feedback WHERE patient_id IS NOT NULL")
+        guard !ids.isEmpty else { return }
+        let keys = try conn.query("SELECT DISTINCT run_id, practice_id, patient_id FROM import_feedback WHERE patient_id IS NOT NULL")
+        try conn.execute("""
+            INSERT INTO import_recorded
+            SELECT c.run_id, c.practice_id, c.patient_id, c.outcome, c.channel, c.import_id
+            FROM contact_outcomes c
+            JOIN unnest(\(keys.compactMap { $0.int("run_id") })::int8[], \(keys.map { $0.string("practice_id") })::text[],
+                        \(keys.map { $0.string("patient_id") })::text[]) AS u(r, p, i)
+              ON c.run_id = u.r AND c.practice_id = u.p AND c.patient_id = u.i
+            """)
+        let listed = try conn.query("""
+            SELECT DISTINCT i.run_id, i.practice_id, i.patient_id
+            FROM run_invitations i
+            JOIN unnest(\(ids.map { $0.string("practice_id") })::text[], \(ids.map { $0.string("patient_id") })::text[]) AS u(p, i)
+              ON i.practice_id = u.p AND i.patient_id = u.i
+            """)
+        if !listed.isEmpty {
+            let practices = listed.map { $0.string("practice_id") }, patients = listed.map { $0.string("patient_id") }
+            try conn.execute("""
+                UPDATE import_feedback f SET on_a_list = true
+                FROM unnest(\(practices)::text[], \(patients)::text[]) AS u(p, i)
+                WHERE f.practice_id = u.p AND f.patient_id = u.i
+                """)
+            try conn.execute("""
+                UPDATE import_feedback f SET on_run_list = true
+                FROM unnest(\(listed.compactMap { $0.int("run_id") })::int8[], \(practices)::text[], \(patients)::text[]) AS u(r, p, i)
+                WHERE f.run_id = u.r AND f.practice_id = u.p AND f.patient_id = u.i
+                """)
+        }
         let referrals = try conn.query("""
             SELECT DISTINCT practice_id, patient_id FROM import_feedback
             WHERE channel <> \(ContactChannel.letter.rawValue) AND patient_id IS NOT NULL
             """)
         guard !referrals.isEmpty else { return }
-        if try Distribution.isDistributed(conn) {
-            // The read below fans out to the shards; the import then writes
-            // reference tables in this transaction, which Citus allows only
-            // after a sequential (one connection per node) multi-shard read.
-            try conn.executeScript(unsafeSQL: "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
-        }
         let found = try conn.query("""
             SELECT DISTINCT cp.practice_id, cp.patient_id
             FROM current_patients cp
@@ -292,7 +330,7 @@ public struct FeedbackImporter {
     /// The rules that need the database: runs, lists, dates, duplicates.
     private func checkAgainstRuns(_ problems: inout ImportProblems) throws {
         let conn = database.connection
-        try markReferralsInExtract()
+        try markKnownPatients()
         func collect(_ sql: SQL, _ message: (QueryResult.Row) -> String, column: String? = nil) throws {
             let rows = try conn.query(sql)
             let total = rows.first?.int("total") ?? 0
@@ -320,12 +358,11 @@ public struct FeedbackImporter {
                    count(*) OVER () AS total
             FROM import_feedback f JOIN runs r ON r.run_id = f.run_id AND r.status = \(RunStatus.issued.rawValue)
             WHERE CASE WHEN f.channel = \(ContactChannel.letter.rawValue)
-                       THEN NOT EXISTS (SELECT 1 FROM run_invitations i
-                                        WHERE i.run_id = f.run_id AND i.practice_id = f.practice_id AND i.patient_id = f.patient_id)
+                       THEN NOT f.on_run_list
                        ELSE NOT EXISTS (SELECT 1 FROM run_practices p WHERE p.run_id = f.run_id AND p.practice_id = f.practice_id)
                             OR (f.patient_id IS NOT NULL
                                 AND NOT f.in_extract
-                                AND NOT EXISTS (SELECT 1 FROM run_invitations i WHERE i.practice_id = f.practice_id AND i.patient_id = f.patient_id))
+                                AND NOT f.on_a_list)
                   END
             ORDER BY f.line LIMIT \(limit)
             """, { row in
@@ -368,13 +405,13 @@ public struct FeedbackImporter {
         // Already recorded by an earlier import.
         try collect("""
             SELECT f.line, min(c.import_id) AS import_id, count(*) OVER () AS total
-            FROM import_feedback f JOIN contact_outcomes c
+            FROM import_feedback f JOIN import_recorded c
               ON c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id AND c.outcome = f.outcome
             GROUP BY f.line ORDER BY f.line LIMIT \(limit)
             """, { "this outcome is already recorded for this patient and run (import #\($0.string("import_id")))" })
         try collect("""
             SELECT f.line, min(c.import_id) AS import_id, count(*) OVER () AS total
-            FROM import_feedback f JOIN contact_outcomes c
+            FROM import_feedback f JOIN import_recorded c
               ON c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id
              AND c.outcome IN ('screened_out', 'invited', 'not_invited') AND f.outcome IN ('screened_out', 'invited', 'not_invited')
              AND c.outcome <> f.outcome
@@ -390,7 +427,7 @@ public struct FeedbackImporter {
               SELECT g.outcome, 'line ' || g.line AS source FROM import_feedback g
               WHERE g.run_id = f.run_id AND g.practice_id = f.practice_id AND g.patient_id = f.patient_id AND g.outcome IN ('screened_out', 'not_invited')
               UNION ALL
-              SELECT c.outcome, 'import #' || c.import_id FROM contact_outcomes c
+              SELECT c.outcome, 'import #' || c.import_id FROM import_recorded c
               WHERE c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id AND c.outcome IN ('screened_out', 'not_invited')
               LIMIT 1
             ) r
@@ -407,7 +444,7 @@ public struct FeedbackImporter {
               WHERE g.run_id = f.run_id AND g.practice_id = f.practice_id AND g.patient_id = f.patient_id
                 AND g.outcome = ANY(\(responses)::text[]) AND g.channel <> f.channel AND g.line < f.line
               UNION ALL
-              SELECT c.channel, 'import #' || c.import_id FROM contact_outcomes c
+              SELECT c.channel, 'import #' || c.import_id FROM import_recorded c
               WHERE c.run_id = f.run_id AND c.practice_id = f.practice_id AND c.patient_id = f.patient_id
                 AND c.outcome = ANY(\(responses)::text[]) AND c.channel <> f.channel
               LIMIT 1

@@ -57,20 +57,27 @@ public struct FirstListing: Sendable, Equatable {
 
     /// The SQL (one statement over the invitees' arrays) of who was listed
     /// before, with the first run and imported index date: every value bound.
+    /// Joins grouped by (practice_id, patient_id), not a subquery per invitee:
+    /// on Citus run_invitations and history_invitations are distributed by
+    /// practice, and a subquery correlated with the arrays is refused.
     static func beforeQuery(cohort: String, historyAsOf: String, practices: [String], patients: [String]) -> SQL {
         """
-        SELECT u.p AS practice_id, u.i AS patient_id, b.run_id, b.runs, h.index_date::text AS history_index_date
-        FROM unnest(\(practices)::text[], \(patients)::text[]) AS u(p, i)
-        CROSS JOIN LATERAL (
-          SELECT min(ri.run_id) AS run_id, count(*) AS runs
+        WITH u AS MATERIALIZED (SELECT p, i FROM unnest(\(practices)::text[], \(patients)::text[]) AS u(p, i)),
+        b AS (
+          SELECT ri.practice_id, ri.patient_id, min(ri.run_id) AS run_id, count(*) AS runs
           FROM run_invitations ri JOIN runs r ON r.run_id = ri.run_id
-          WHERE ri.practice_id = u.p AND ri.patient_id = u.i AND r.cohort_name = \(cohort)
-            AND r.status = \(RunStatus.issued.rawValue) AND r.issued_at < \(historyAsOf)::timestamptz) b
-        CROSS JOIN LATERAL (
-          SELECT min(hi.index_date) AS index_date
+          WHERE (ri.practice_id, ri.patient_id) IN (SELECT p, i FROM u) AND r.cohort_name = \(cohort)
+            AND r.status = \(RunStatus.issued.rawValue) AND r.issued_at < \(historyAsOf)::timestamptz
+          GROUP BY ri.practice_id, ri.patient_id),
+        h AS (
+          SELECT hi.practice_id, hi.patient_id, min(hi.index_date) AS index_date
           FROM history_invitations hi
-          WHERE hi.practice_id = u.p AND hi.patient_id = u.i AND hi.cohort_name = \(cohort)
-            AND hi.recorded_at < \(historyAsOf)::timestamptz) h
+          WHERE (hi.practice_id, hi.patient_id) IN (SELECT p, i FROM u) AND hi.cohort_name = \(cohort)
+            AND hi.recorded_at < \(historyAsOf)::timestamptz
+          GROUP BY hi.practice_id, hi.patient_id)
+        SELECT u.p AS practice_id, u.i AS patient_id, b.run_id, coalesce(b.runs, 0) AS runs, h.index_date::text AS history_index_date
+        FROM u LEFT JOIN b ON b.practice_id = u.p AND b.patient_id = u.i
+               LEFT JOIN h ON h.practice_id = u.p AND h.patient_id = u.i
         """
     }
 

@@ -88,7 +88,8 @@ public struct HistoryImporter {
         var current: (name: String, kind: Kind, sha256: String)?
         do {
             let reports = try database.connection.transaction {
-                try hashed.map { file in
+                try Distribution.sequentialIfDistributed(database.connection)
+                return try hashed.map { file in
                     current = (file.name, file.kind, file.sha256)
                     return try importLocked(file.url, kind: file.kind, cohort: cohort, name: file.name, sha256: file.sha256)
                 }

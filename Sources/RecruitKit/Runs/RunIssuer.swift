@@ -70,6 +70,7 @@ public struct RunIssuer {
             let previous = manifestURL.flatMap { try? RunManifest.read(from: $0) }
             var manifestText: String?
             var issued = try c.transaction {
+                try Distribution.sequentialIfDistributed(c)
                 var issued = try markIssued(runID, supersede: supersede, on: c)
                 if var manifest = previous, manifest.runID == runID {
                     manifest.status = .issued

@@ -98,7 +98,15 @@ public struct RunRecord: Sendable, Codable {
     }
 
     static func loadAll(on connection: Connection, where filter: SQL) throws -> [RunRecord] {
+        // The invitees are counted per run and practice first, not by a
+        // subquery per practice row: on Citus run_invitations is distributed
+        // by practice, and such a subquery from the reference tables is refused.
         let rows = try connection.query("""
+            WITH ic AS (
+              SELECT ri.run_id, ri.practice_id, count(*) AS invited, count(*) FILTER (WHERE ri.first_listed) AS newly_eligible
+              FROM run_invitations ri
+              WHERE ri.run_id IN (SELECT r.run_id FROM runs r WHERE \(filter))
+              GROUP BY ri.run_id, ri.practice_id)
             SELECT r.run_id, r.cohort_name, r.cohort_version, r.cohort_sha256, r.index_date::text AS index_date,
                    r.parameters::text AS parameters, r.codelists::text AS codelists, r.status, r.safeguards::text AS safeguards,
                    r.history_as_of::text AS history_as_of, r.supersedes_run_id, r.allow_stale, r.max_extract_age_days,
@@ -109,12 +117,11 @@ public struct RunRecord: Sendable, Codable {
                               'practice_id', rp.practice_id, 'load_id', rp.load_id, 'extract_date', rp.extract_date,
                               'stale', rp.stale, 'superseded_by_run_id', rp.superseded_by_run_id,
                               'superseded_at', \(unsafeRaw: ts("rp.superseded_at")),
-                              'invited', (SELECT count(*) FROM run_invitations ri
-                                          WHERE ri.run_id = rp.run_id AND ri.practice_id = rp.practice_id),
+                              'invited', coalesce((SELECT ic.invited FROM ic WHERE ic.run_id = rp.run_id AND ic.practice_id = rp.practice_id), 0),
                               -- Null unless the run recorded the flags (its counts name the newly eligible).
                               'newly_eligible', CASE WHEN r.counts->'newly_eligible' IS NOT NULL AND r.counts->'newly_eligible' <> 'null'::jsonb
-                                                THEN (SELECT count(*) FILTER (WHERE ri.first_listed) FROM run_invitations ri
-                                                      WHERE ri.run_id = rp.run_id AND ri.practice_id = rp.practice_id) END)
+                                                THEN coalesce((SELECT ic.newly_eligible FROM ic WHERE ic.run_id = rp.run_id
+                                                                AND ic.practice_id = rp.practice_id), 0) END)
                             ORDER BY rp.practice_id COLLATE "C"), '[]')::text
                     FROM run_practices rp WHERE rp.run_id = r.run_id) AS practices
             FROM runs r

@@ -92,6 +92,7 @@ public struct RunRecorder {
             }
             progress?.stage("recording the run", total: nil)
             let recorded = try c.transaction { () throws -> Recorded in
+                try Distribution.sequentialIfDistributed(c)
                 // Who is listed for the first time, in this transaction (one statement), before the lists are rendered with it.
                 let listing = try FirstListing.compute(evaluation, on: c)
                 let (rendered, preparedManifest, preparedSummary) = prepared(cohort, evaluation, request, stale: stale, directory: directory,

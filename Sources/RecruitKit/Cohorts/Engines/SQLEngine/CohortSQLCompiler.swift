@@ -130,6 +130,9 @@ public struct CohortSQLCompiler {
 
     /// The record conditions met so far, numbered from 1 in file order.
     private var leaves: [Leaf] = []
+    /// The contact-history conditions' patient sets (previously invited,
+    /// contact ended), each joined to the patients as `ch<N>` (N from 1).
+    private var contactSets: [AnnotatedSQL] = []
 
     struct Leaf {
         var number: Int
@@ -260,6 +263,10 @@ public struct CohortSQLCompiler {
         joined += spellLeaves.map(Self.alias)
         for alias in joined {
             join.append("\n  LEFT JOIN \(raw: alias) ON \(raw: alias).practice_id = p.practice_id AND \(raw: alias).patient_id = p.patient_id")
+        }
+        for (i, set) in contactSets.enumerated() {
+            let alias = Self.contactAlias(i + 1)
+            join.append("\n  LEFT JOIN (\n    \(set)\n  ) \(raw: alias) ON \(raw: alias).practice_id = p.practice_id AND \(raw: alias).patient_id = p.patient_id")
         }
         // On Citus, st is inlined into g, its one reader in a run, so that the
         // per-patient part and its grouping by practice run in the shards'
@@ -680,27 +687,42 @@ public struct CohortSQLCompiler {
     /// On the list of an issued, not superseded run of the cohorts `cohorts`
     /// (`= name` or `= ANY(names)`), or invited in imported history for one,
     /// with an index date in `window`, recorded before the history instant.
-    func invited(_ window: ResolvedWindow, cohorts: AnnotatedSQL) -> AnnotatedSQL {
+    ///
+    /// Each part is a set of patients, left-joined on (practice_id, patient_id),
+    /// not a subquery correlated with the patient: on Citus the contact tables
+    /// are distributed by practice, and a correlated subquery is refused when
+    /// the patients are read through a union (a reproduction's snapshots).
+    mutating func invited(_ window: ResolvedWindow, cohorts: AnnotatedSQL) -> AnnotatedSQL {
         var runWindow: AnnotatedSQL = "r.index_date <= \(daysBefore(window.toDaysBefore, "invited with an index date on or before D minus"))"
         var historyWindow: AnnotatedSQL = "h.index_date <= \(daysBefore(window.toDaysBefore, "invited with an index date on or before D minus"))"
         if let from = window.fromDaysBefore {
             runWindow = "\(runWindow) AND r.index_date >= \(daysBefore(from, "invited with an index date on or after D minus"))"
             historyWindow = "\(historyWindow) AND h.index_date >= \(daysBefore(from, "invited with an index date on or after D minus"))"
         }
-        return """
-            (EXISTS (SELECT 1 FROM run_invitations ri
-                      JOIN runs r ON r.run_id = ri.run_id
-                      JOIN run_practices rp ON rp.run_id = ri.run_id AND rp.practice_id = ri.practice_id
-                      WHERE ri.practice_id = p.practice_id AND ri.patient_id = p.patient_id
-                        AND r.cohort_name \(cohorts) AND r.status = \(raw: RunStatus.issued.sqlLiteral) AND r.issued_at < \(historyAsOf)
-                        AND (rp.superseded_by_run_id IS NULL OR rp.superseded_at >= \(historyAsOf))
-                        AND r.run_id <> ALL(\(bind: context.ignoredRunIDs, "runs this run supersedes")::int8[])
-                        AND \(runWindow))
-             OR EXISTS (SELECT 1 FROM history_invitations h
-                      WHERE h.practice_id = p.practice_id AND h.patient_id = p.patient_id
-                        AND h.cohort_name \(cohorts) AND h.recorded_at < \(historyAsOf) AND \(historyWindow)))
-            """
+        let runs = contactSet("""
+            SELECT DISTINCT ri.practice_id, ri.patient_id FROM run_invitations ri
+                JOIN runs r ON r.run_id = ri.run_id
+                JOIN run_practices rp ON rp.run_id = ri.run_id AND rp.practice_id = ri.practice_id
+                WHERE r.cohort_name \(cohorts) AND r.status = \(raw: RunStatus.issued.sqlLiteral) AND r.issued_at < \(historyAsOf)
+                  AND (rp.superseded_by_run_id IS NULL OR rp.superseded_at >= \(historyAsOf))
+                  AND r.run_id <> ALL(\(bind: context.ignoredRunIDs, "runs this run supersedes")::int8[])
+                  AND \(runWindow)
+            """)
+        let history = contactSet("""
+            SELECT DISTINCT h.practice_id, h.patient_id FROM history_invitations h
+                WHERE h.cohort_name \(cohorts) AND h.recorded_at < \(historyAsOf) AND \(historyWindow)
+            """)
+        return "(\(runs) OR \(history))"
     }
+
+    /// Adds a set of patients (a query of practice_id, patient_id, each pair
+    /// once) to the joins; returns the condition that a patient is in it.
+    mutating func contactSet(_ query: AnnotatedSQL) -> AnnotatedSQL {
+        contactSets.append(query)
+        return "(\(raw: Self.contactAlias(contactSets.count)).patient_id IS NOT NULL)"
+    }
+
+    static func contactAlias(_ number: Int) -> String { "ch\(number)" }
 
     /// The SQL of a condition over `p` (current_patients) and `a` (aggregates), never NULL.
     mutating func condition(_ c: ResolvedCondition, evidenceFor step: Int?) -> AnnotatedSQL {
@@ -732,11 +754,11 @@ public struct CohortSQLCompiler {
         case .invitedToOtherCohorts(let cohorts, let window):
             return invited(window, cohorts: "= ANY(\(bind: cohorts, "the other cohorts of the cross-study safeguard")::text[])")
         case .contactEnded(let outcomes):
-            return """
-                EXISTS (SELECT 1 FROM contact_outcomes o
-                        WHERE o.cohort_name = \(bind: cohort.name, "this cohort's name") AND o.practice_id = p.practice_id AND o.patient_id = p.patient_id
-                          AND o.outcome = ANY(\(bind: outcomes, "outcomes that end contact")::text[]) AND o.recorded_at < \(historyAsOf))
-                """
+            return contactSet("""
+                SELECT DISTINCT o.practice_id, o.patient_id FROM contact_outcomes o
+                    WHERE o.cohort_name = \(bind: cohort.name, "this cohort's name")
+                      AND o.outcome = ANY(\(bind: outcomes, "outcomes that end contact")::text[]) AND o.recorded_at < \(historyAsOf)
+                """)
         case .allOf(let cs):
             let parts = cs.map { condition($0, evidenceFor: step) }
             return "(\(AnnotatedSQL(joining: parts, separator: " AND ")))"
