@@ -707,17 +707,22 @@ public struct CohortSQLCompiler {
                   AND (rp.superseded_by_run_id IS NULL OR rp.superseded_at >= \(historyAsOf))
                   AND r.run_id <> ALL(\(bind: context.ignoredRunIDs, "runs this run supersedes")::int8[])
                   AND \(runWindow)
-            """)
+            """, table: "ri")
         let history = contactSet("""
             SELECT DISTINCT h.practice_id, h.patient_id FROM history_invitations h
                 WHERE h.cohort_name \(cohorts) AND h.recorded_at < \(historyAsOf) AND \(historyWindow)
-            """)
+            """, table: "h")
         return "(\(runs) OR \(history))"
     }
 
     /// Adds a set of patients (a query of practice_id, patient_id, each pair
     /// once) to the joins; returns the condition that a patient is in it.
-    mutating func contactSet(_ query: AnnotatedSQL) -> AnnotatedSQL {
+    /// `table` is the alias of its table, whose practice_id the run's practice
+    /// filter (when it has one) restricts, so that a run or an explanation of
+    /// some practices reads only their rows (on Citus, only their shards).
+    mutating func contactSet(_ query: AnnotatedSQL, table: String) -> AnnotatedSQL {
+        var query = query
+        if let practices = practiceFilter { query.append("\n    AND \(raw: table).practice_id = ANY(\(practices))") }
         contactSets.append(query)
         return "(\(raw: Self.contactAlias(contactSets.count)).patient_id IS NOT NULL)"
     }
@@ -758,7 +763,7 @@ public struct CohortSQLCompiler {
                 SELECT DISTINCT o.practice_id, o.patient_id FROM contact_outcomes o
                     WHERE o.cohort_name = \(bind: cohort.name, "this cohort's name")
                       AND o.outcome = ANY(\(bind: outcomes, "outcomes that end contact")::text[]) AND o.recorded_at < \(historyAsOf)
-                """)
+                """, table: "o")
         case .allOf(let cs):
             let parts = cs.map { condition($0, evidenceFor: step) }
             return "(\(AnnotatedSQL(joining: parts, separator: " AND ")))"
