@@ -219,9 +219,11 @@ extension YieldData {
                                 AND rp.superseded_by_run_id IS NOT NULL)
             GROUP BY 1, 2, 3, 4
             """)
+        struct Code: Hashable { var system: String?, code: String? }
+        struct RunCode: Hashable { var run: Int?, code: Code }
+        func runCode(_ row: QueryResult.Row) -> RunCode { RunCode(run: row.int("run_id"), code: Code(system: row["code_system"], code: row["code"])) }
         let coded = rows.filter { $0.bool("spell") != true && $0["code_system"] != nil && $0["code"] != nil }
-        var lists: [String: String] = [:]
-        func key(_ run: Int?, _ system: String?, _ code: String?) -> String { "\(run ?? 0)\u{1F}\(system ?? "")\u{1F}\(code ?? "")" }
+        var lists: [RunCode: String] = [:]
         if !coded.isEmpty {
             // Each run's code lists (name and version), then which of those versions hold the codes.
             var runLists: [Int: [(name: String, version: Int)]] = [:]
@@ -233,28 +235,27 @@ extension YieldData {
                 guard let run = row.int("run_id"), let version = row.int("codelist_version_id") else { continue }
                 runLists[run, default: []].append((row.string("name"), version))
             }
-            var holding: [String: Set<Int>] = [:]  // "system code" -> versions
+            var holding: [Code: Set<Int>] = [:]  // the code lists' versions that hold each code
             for row in try connection.query("""
                 SELECT cc.codelist_version_id, cc.code_system, cc.code FROM codelist_codes cc
                 WHERE cc.codelist_version_id = ANY(\(Array(Set(runLists.values.flatMap { $0.map(\.version) }))))
                   AND (cc.code_system, cc.code) IN (SELECT * FROM unnest(\(coded.map { $0.string("code_system") })::text[],
                                                                            \(coded.map { $0.string("code") })::text[]))
                 """) {
-                holding[key(nil, row.string("code_system"), row.string("code")), default: []].insert(row.int("codelist_version_id") ?? 0)
+                holding[Code(system: row["code_system"], code: row["code"]), default: []].insert(row.int("codelist_version_id") ?? 0)
             }
             for row in coded {
-                let versions = holding[key(nil, row["code_system"], row["code"])] ?? []
-                let names = (runLists[row.int("run_id") ?? 0] ?? []).filter { versions.contains($0.version) }.map(\.name)
+                let key = runCode(row)
+                let versions = holding[key.code] ?? []
+                let names = (runLists[key.run ?? 0] ?? []).filter { versions.contains($0.version) }.map(\.name)
                 // min(name COLLATE "C"): byte order.
-                if let list = names.min(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-                    lists[key(row.int("run_id"), row["code_system"], row["code"])] = list
-                }
+                if let list = names.min(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { lists[key] = list }
             }
         }
         var out: [ProxyClass: [FunnelMeasure: Int]] = [:]
         for row in rows {
             let cls: ProxyClass = row.bool("spell") == true ? .spell
-                : lists[key(row.int("run_id"), row["code_system"], row["code"])].map { .codeList($0) } ?? .other
+                : lists[runCode(row)].map { .codeList($0) } ?? .other
             for m in FunnelMeasure.allCases { out[cls, default: [:]][m, default: 0] += row.int(m.rawValue) ?? 0 }
         }
         return ProxyCounts(criterion: criterion, label: label, counts: out)

@@ -278,21 +278,20 @@ public struct FeedbackImporter {
               run_id bigint, practice_id text, patient_id text, outcome text, channel text, import_id bigint
             ) ON COMMIT DROP
             """)
-        let ids = try conn.query("SELECT DISTINCT practice_id, patient_id FROM import_feedback WHERE patient_id IS NOT NULL")
-        guard !ids.isEmpty else { return }
         let keys = try conn.query("SELECT DISTINCT run_id, practice_id, patient_id FROM import_feedback WHERE patient_id IS NOT NULL")
+        guard !keys.isEmpty else { return }
+        let keyPractices = keys.map { $0.string("practice_id") }, keyPatients = keys.map { $0.string("patient_id") }
         try conn.execute("""
             INSERT INTO import_recorded
             SELECT c.run_id, c.practice_id, c.patient_id, c.outcome, c.channel, c.import_id
             FROM contact_outcomes c
-            JOIN unnest(\(keys.compactMap { $0.int("run_id") })::int8[], \(keys.map { $0.string("practice_id") })::text[],
-                        \(keys.map { $0.string("patient_id") })::text[]) AS u(r, p, i)
+            JOIN unnest(\(keys.compactMap { $0.int("run_id") })::int8[], \(keyPractices)::text[], \(keyPatients)::text[]) AS u(r, p, i)
               ON c.run_id = u.r AND c.practice_id = u.p AND c.patient_id = u.i
             """)
         let listed = try conn.query("""
             SELECT DISTINCT i.run_id, i.practice_id, i.patient_id
             FROM run_invitations i
-            JOIN unnest(\(ids.map { $0.string("practice_id") })::text[], \(ids.map { $0.string("patient_id") })::text[]) AS u(p, i)
+            JOIN unnest(\(keyPractices)::text[], \(keyPatients)::text[]) AS u(p, i)  -- a pair may repeat (several runs): DISTINCT
               ON i.practice_id = u.p AND i.patient_id = u.i
             """)
         if !listed.isEmpty {
