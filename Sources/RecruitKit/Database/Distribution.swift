@@ -5,11 +5,12 @@ import Postgres
 /// The distributed layout on a Citus cluster (issue 18, docs/scaling.md).
 ///
 /// `recruit db distribute`, run once on the coordinator after `recruit db
-/// migrate` and before the first load, makes the extract tables distributed
-/// tables sharded by `practice_id` (co-located: a practice's patients, events
-/// and prescriptions are on one worker, so every join of the run's statement
-/// is a join within a shard), and the tables the run's statement, the loader's
-/// swap and the contact history read beside them reference tables (a copy on
+/// migrate` and before the first load, makes the extract tables, the runs'
+/// invitees and the contact history distributed tables sharded by
+/// `practice_id` (co-located: a practice's patients, events, prescriptions,
+/// invitations and outcomes are on one worker, so every join of the run's
+/// statement is a join within a shard), and the tables they read beside them
+/// (snapshots, loads, runs, contact imports) reference tables (a copy on
 /// every node). The audit trail, the code lists and the schema's own records
 /// stay ordinary tables on the coordinator: nothing on a worker reads them,
 /// and their triggers and the audit chain's advisory lock stay where they are.

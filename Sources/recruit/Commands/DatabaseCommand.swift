@@ -32,11 +32,11 @@ struct DatabaseCommand: ParsableCommand {
 
     struct Distribute: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Distribute the schema on a Citus cluster: the extract tables by practice (after 'db migrate', before the first load).",
+            abstract: "Distribute the schema on a Citus cluster: the patient-level tables by practice (after 'db migrate', before the first load).",
             discussion: """
-                Run on the coordinator of a Citus cluster whose workers are added. Patients, events and prescriptions \
-                are sharded by practice_id (co-located); snapshots, loads, runs and contact history become reference \
-                tables; the audit trail and code lists stay on the coordinator (docs/scaling.md). A no-op when done already; \
+                Run on the coordinator of a Citus cluster whose workers are added. Patients, events, prescriptions, \
+                the runs' invitees and the contact history are sharded by practice_id (co-located); snapshots, loads, \
+                runs and contact imports become reference tables; the audit trail and code lists stay on the coordinator (docs/scaling.md). A no-op when done already; \
                 on a server without Citus it changes nothing and exits 2.
                 """)
         @OptionGroup var global: GlobalOptions
